@@ -1,0 +1,18 @@
+/** Jest runs TypeScript through swc as CommonJS; ESM-only dependencies are transformed too. */
+const esmOnly = ['@middy'];
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: {
+    '^.+\\.(t|j|mj)s$': [
+      '@swc/jest',
+      { jsc: { target: 'es2023', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } },
+    ],
+  },
+  transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
+  moduleNameMapper: {
+    '^@middy/core$': '<rootDir>/node_modules/@middy/core/index.js',
+  },
+  testTimeout: 30000,
+};

@@ -1,0 +1,213 @@
+import { describeError } from '../errors';
+import type { SignatureLayer, SignatureLocation } from '../oci/cosign';
+import { ImageReferenceError, RegistryContentError, RegistryError } from '../oci/errors';
+import { formatReference, parseImageReference, type ImageReference } from '../oci/reference';
+import { selectRules, type RuleBinding } from '../policy/match';
+import type { PolicySet } from '../policy/policy-set';
+import type { ImageVerification, KeyAttestor } from '../policy/types';
+import { matchesAny } from '../policy/wildcard';
+import { decide, type ImageCheckResult } from '../decision/decide';
+import { evaluateAttestorSets, type FetchedSignatures } from '../verify/attestors';
+import { extractImageSites, type ImageSite } from '../workload/images';
+import type { AdmissionDecision, AdmissionRequest } from './types';
+
+/** Port: the registry reads a review needs. Implementations may cache and share work. */
+export interface ImageSource {
+  /** The digest a tag points to now. */
+  resolveDigest(ref: ImageReference, signal?: AbortSignal): Promise<string>;
+  /** The cosign `.sig` signatures stored for `digest` at `location`; empty when there are none. */
+  cosignSignatures(
+    location: SignatureLocation,
+    digest: string,
+    signal?: AbortSignal,
+  ): Promise<SignatureLayer[]>;
+}
+
+/** One image of the resource that one verifyImages entry of one rule must check. */
+interface PlannedCheck {
+  readonly binding: RuleBinding;
+  readonly entry: ImageVerification;
+  readonly site: ImageSite;
+  /** Kyverno's normalised form of the image, used in patterns and messages. */
+  readonly image: string;
+  readonly ref: ImageReference | ImageReferenceError;
+  readonly skipped: boolean;
+}
+
+type Settled<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+
+/**
+ * Reviews one admission request: selects the rules that apply, fetches every digest and
+ * signature they need (each once, all in parallel), then decides with pure functions.
+ */
+export async function reviewAdmission(
+  request: AdmissionRequest,
+  policySet: PolicySet,
+  source: ImageSource,
+  signal?: AbortSignal,
+): Promise<AdmissionDecision> {
+  if (request.operation === 'DELETE' || request.operation === 'CONNECT') return decide(request, []);
+  const checks = planChecks(request, selectRules(policySet, request));
+  const active = checks.filter((check) => !check.skipped && !(check.ref instanceof ImageReferenceError));
+
+  const digests = new Map<string, Promise<Settled<string>>>();
+  const signatures = new Map<string, Promise<Settled<SignatureLayer[]>>>();
+  const work: Promise<unknown>[] = [];
+  for (const check of active) {
+    const ref = check.ref as ImageReference;
+    const refKey = formatReference(ref);
+    let digest = digests.get(refKey);
+    if (!digest) {
+      digest = settle(ref.digest ? Promise.resolve(ref.digest) : source.resolveDigest(ref, signal));
+      digests.set(refKey, digest);
+    }
+    for (const location of signatureLocations(check)) {
+      work.push(
+        digest.then((resolved) => {
+          if (!resolved.ok) return;
+          const key = `${location.registry}/${location.repository}@${resolved.value}`;
+          if (!signatures.has(key)) {
+            signatures.set(key, settle(source.cosignSignatures(location, resolved.value, signal)));
+          }
+          return signatures.get(key);
+        }),
+      );
+    }
+  }
+  await Promise.all(work);
+  const resolvedDigests = await settleAll(digests);
+  const fetchedSignatures = await settleAll(signatures);
+
+  const results = checks.map((check) => evaluateCheck(check, resolvedDigests, fetchedSignatures));
+  return decide(request, results);
+}
+
+function planChecks(request: AdmissionRequest, bindings: readonly RuleBinding[]): PlannedCheck[] {
+  if (bindings.length === 0) return [];
+  const sites = extractImageSites(request.kind.kind, request.object);
+  const checks: PlannedCheck[] = [];
+  for (const binding of bindings) {
+    for (const entry of binding.rule.verifyImages) {
+      for (const site of sites) {
+        let ref: ImageReference | ImageReferenceError;
+        try {
+          ref = parseImageReference(site.image);
+        } catch (error) {
+          if (!(error instanceof ImageReferenceError)) throw error;
+          ref = error;
+        }
+        const image = ref instanceof ImageReferenceError ? site.image : formatReference(ref);
+        if (!matchesAny(entry.imageReferences, image)) continue;
+        const skipped = matchesAny(entry.skipImageReferences, image);
+        checks.push({ binding, entry, site, image, ref, skipped });
+      }
+    }
+  }
+  return checks;
+}
+
+/** Where the signatures for each attestor of an entry live: entry, then rule `repository`, else the image's. */
+function signatureLocations(check: PlannedCheck): SignatureLocation[] {
+  const unique = new Map<string, SignatureLocation>();
+  for (const set of check.entry.attestorSets) {
+    for (const attestor of set.entries) {
+      const location = locationFor(check, attestor);
+      unique.set(`${location.registry}/${location.repository}`, location);
+    }
+  }
+  return [...unique.values()];
+}
+
+function locationFor(check: PlannedCheck, attestor: KeyAttestor): SignatureLocation {
+  const override = attestor.repository ?? check.entry.repository;
+  if (override) {
+    const parsed = parseImageReference(override);
+    return { registry: parsed.registry, repository: parsed.repository };
+  }
+  const ref = check.ref as ImageReference;
+  return { registry: ref.registry, repository: ref.repository };
+}
+
+function evaluateCheck(
+  check: PlannedCheck,
+  digests: ReadonlyMap<string, Settled<string>>,
+  signatures: ReadonlyMap<string, Settled<SignatureLayer[]>>,
+): ImageCheckResult {
+  const base = { binding: check.binding, entry: check.entry, site: check.site, image: check.image };
+  if (check.ref instanceof ImageReferenceError) {
+    return {
+      ...base,
+      status: 'fail',
+      message: `image verification failed for ${check.image}: ${check.ref.message}`,
+    };
+  }
+  if (check.skipped)
+    return { ...base, status: 'skip', message: `image ${check.image} skipped by skipImageReferences` };
+  const ref = check.ref;
+  if (!ref.digest && !check.entry.mutateDigest && check.entry.verifyDigest) {
+    return { ...base, status: 'fail', message: `missing digest for ${check.image}` };
+  }
+
+  const resolved = digests.get(formatReference(ref));
+  if (!resolved?.ok) return failureResult(base, check.image, resolved?.error);
+  const digest = resolved.value;
+
+  const outcome = evaluateAttestorSets(check.entry.attestorSets, digest, (attestor): FetchedSignatures => {
+    const location = locationFor(check, attestor);
+    const fetched = signatures.get(`${location.registry}/${location.repository}@${digest}`);
+    if (fetched?.ok) return { ok: true, layers: fetched.value };
+    const error = fetched?.error;
+    return error instanceof RegistryError || fetched === undefined
+      ? { ok: false, trusted: 'unknown', reason: describeError(error ?? 'signatures were not fetched') }
+      : { ok: false, trusted: false, reason: describeError(error) };
+  });
+  switch (outcome.status) {
+    case 'pass':
+      return {
+        ...base,
+        status: 'pass',
+        message: `verified image signatures for ${check.image}`,
+        digest,
+        ref,
+      };
+    case 'fail':
+      return {
+        ...base,
+        status: 'fail',
+        message: `image verification failed for ${check.image}: ${outcome.reason}`,
+      };
+    case 'error':
+      return {
+        ...base,
+        status: 'error',
+        message: `could not verify image ${check.image}: ${outcome.reason}`,
+      };
+  }
+}
+
+function failureResult(
+  base: Pick<ImageCheckResult, 'binding' | 'entry' | 'site' | 'image'>,
+  image: string,
+  error: unknown,
+): ImageCheckResult {
+  if (error instanceof RegistryContentError || !(error instanceof RegistryError)) {
+    return {
+      ...base,
+      status: 'fail',
+      message: `image verification failed for ${image}: ${describeError(error)}`,
+    };
+  }
+  return { ...base, status: 'error', message: `could not verify image ${image}: ${error.message}` };
+}
+
+function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
+  return promise.then(
+    (value) => ({ ok: true, value }),
+    (error: unknown) => ({ ok: false, error }),
+  );
+}
+
+async function settleAll<T>(map: ReadonlyMap<string, Promise<Settled<T>>>): Promise<Map<string, Settled<T>>> {
+  const entries = await Promise.all([...map].map(async ([key, promise]) => [key, await promise] as const));
+  return new Map(entries);
+}

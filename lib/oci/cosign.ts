@@ -1,0 +1,75 @@
+import { RegistryContentError } from './errors';
+import { cosignTag, isSha256Digest } from './reference';
+import type { RegistryClient } from './registry';
+
+/** One cosign signature: a layer of the `.sig` manifest and its payload bytes. */
+export interface SignatureLayer {
+  readonly mediaType: string;
+  readonly digest: string;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly payload: Uint8Array;
+}
+
+/** Where cosign attachments are stored: the image's own repository unless a policy says otherwise. */
+export interface SignatureLocation {
+  readonly registry: string;
+  readonly repository: string;
+}
+
+export const COSIGN_SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
+
+const MAX_SIGNATURE_LAYERS = 100;
+const MAX_PAYLOAD_BYTES = 1024 * 1024;
+
+/**
+ * Fetches the legacy cosign signatures (`sha256-<hex>.sig`) of `digest`. Returns an empty list
+ * when the image has no signature manifest.
+ */
+export async function fetchCosignSignatures(
+  client: RegistryClient,
+  location: SignatureLocation,
+  digest: string,
+  signal?: AbortSignal,
+): Promise<SignatureLayer[]> {
+  const { registry, repository } = location;
+  const manifest = await client.getManifest(registry, repository, cosignTag(digest, 'sig'), signal);
+  if (!manifest) return [];
+
+  const layers = manifest.json.layers;
+  if (!Array.isArray(layers)) {
+    throw new RegistryContentError(
+      'MALFORMED',
+      registry,
+      `signature manifest of ${digest} in ${repository} has no layers`,
+    );
+  }
+  if (layers.length > MAX_SIGNATURE_LAYERS) {
+    throw new RegistryContentError(
+      'TOO_LARGE',
+      registry,
+      `signature manifest of ${digest} in ${repository} has ${layers.length} layers (limit ${MAX_SIGNATURE_LAYERS})`,
+    );
+  }
+  const descriptors = layers.map((layer) => parseDescriptor(layer, registry));
+  return Promise.all(
+    descriptors.map(async (descriptor) => ({
+      ...descriptor,
+      payload: await client.getBlob(registry, repository, descriptor.digest, MAX_PAYLOAD_BYTES, signal),
+    })),
+  );
+}
+
+function parseDescriptor(value: unknown, registry: string): Omit<SignatureLayer, 'payload'> {
+  const layer = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const digest = layer.digest;
+  if (typeof digest !== 'string' || !isSha256Digest(digest)) {
+    throw new RegistryContentError('MALFORMED', registry, 'signature layer without a sha256 digest');
+  }
+  const annotations: Record<string, string> = {};
+  if (typeof layer.annotations === 'object' && layer.annotations !== null) {
+    for (const [key, annotation] of Object.entries(layer.annotations)) {
+      if (typeof annotation === 'string') annotations[key] = annotation;
+    }
+  }
+  return { mediaType: typeof layer.mediaType === 'string' ? layer.mediaType : '', digest, annotations };
+}

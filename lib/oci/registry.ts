@@ -1,0 +1,347 @@
+import { createHash } from 'node:crypto';
+import { RegistryContentError, RegistryError } from './errors';
+import type { RegistryTransport, TransportResponse } from './transport';
+
+/** Manifest and index media types imagegate understands, sent in every manifest `Accept`. */
+export const MANIFEST_MEDIA_TYPES = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+] as const;
+
+/** Credentials for one registry host, as in a Docker config `auths` entry. */
+export type RegistryCredential =
+  { readonly username: string; readonly password: string } | { readonly identityToken: string };
+
+/** Port: the credentials for exactly this registry host, if any. */
+export type CredentialLookup = (registry: string) => Promise<RegistryCredential | undefined>;
+
+export interface RegistryClientOptions {
+  readonly transport: RegistryTransport;
+  readonly credentials?: CredentialLookup;
+  /** Registries (host[:port]) spoken to over plain HTTP. Every other registry uses HTTPS. */
+  readonly insecureRegistries?: Iterable<string>;
+  readonly maxManifestBytes?: number;
+  readonly now?: () => number;
+}
+
+/** A manifest whose bytes were checked against their digest. */
+export interface FetchedManifest {
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly bytes: Uint8Array;
+  readonly json: Record<string, unknown>;
+}
+
+interface CachedToken {
+  readonly value: string;
+  readonly expiresAt: number;
+}
+
+const DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+const MAX_TOKEN_BYTES = 64 * 1024;
+const MAX_REDIRECTS = 3;
+const DEFAULT_TOKEN_LIFETIME_S = 60;
+const TOKEN_EXPIRY_MARGIN_MS = 5_000;
+
+/**
+ * OCI distribution client: manifests and blobs by tag or digest, with the anonymous and
+ * credentialed bearer-token flow and basic auth. Every manifest and blob is checked against
+ * its digest before it is returned.
+ */
+export class RegistryClient {
+  private readonly transport: RegistryTransport;
+  private readonly credentials: CredentialLookup;
+  private readonly insecure: ReadonlySet<string>;
+  private readonly maxManifestBytes: number;
+  private readonly now: () => number;
+  private readonly tokens = new Map<string, CachedToken>();
+
+  constructor(options: RegistryClientOptions) {
+    this.transport = options.transport;
+    this.credentials = options.credentials ?? (() => Promise.resolve(undefined));
+    this.insecure = new Set(options.insecureRegistries ?? []);
+    this.maxManifestBytes = options.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Fetches a manifest by tag or digest; `undefined` when the registry says it does not exist.
+   * The digest returned is sha256 of the bytes received.
+   */
+  async getManifest(
+    registry: string,
+    repository: string,
+    reference: string,
+    signal?: AbortSignal,
+  ): Promise<FetchedManifest | undefined> {
+    const response = await this.get(registry, repository, `manifests/${reference}`, {
+      accept: MANIFEST_MEDIA_TYPES.join(', '),
+      maxBytes: this.maxManifestBytes,
+      signal,
+    });
+    if (response.status === 404) return undefined;
+    this.expectOk(registry, response, `manifest ${repository}:${reference}`);
+
+    const digest = sha256Digest(response.body);
+    const announced = response.headers['docker-content-digest'];
+    if (reference.startsWith('sha256:') && reference !== digest) {
+      throw new RegistryContentError(
+        'DIGEST_MISMATCH',
+        registry,
+        `registry ${registry} served manifest bytes with digest ${digest} for ${repository}@${reference}`,
+      );
+    }
+    if (announced?.startsWith('sha256:') && announced !== digest) {
+      throw new RegistryContentError(
+        'DIGEST_MISMATCH',
+        registry,
+        `registry ${registry} announced digest ${announced} but served bytes with digest ${digest}`,
+      );
+    }
+
+    const json = parseJsonObject(response.body, registry, `manifest ${repository}:${reference}`);
+    const contentType = response.headers['content-type']?.split(';')[0]?.trim();
+    const mediaType = typeof json.mediaType === 'string' ? json.mediaType : contentType;
+    if (!mediaType || !(MANIFEST_MEDIA_TYPES as readonly string[]).includes(mediaType)) {
+      throw new RegistryContentError(
+        'UNEXPECTED_MEDIA_TYPE',
+        registry,
+        `registry ${registry} served ${repository}:${reference} with unexpected media type ${mediaType ?? '(none)'}`,
+      );
+    }
+    return { digest, mediaType, bytes: response.body, json };
+  }
+
+  /** Fetches a blob and checks it against `digest`. */
+  async getBlob(
+    registry: string,
+    repository: string,
+    digest: string,
+    maxBytes: number,
+    signal?: AbortSignal,
+  ): Promise<Uint8Array> {
+    const response = await this.get(registry, repository, `blobs/${digest}`, { maxBytes, signal });
+    this.expectOk(registry, response, `blob ${repository}@${digest}`);
+    const actual = sha256Digest(response.body);
+    if (actual !== digest) {
+      throw new RegistryContentError(
+        'DIGEST_MISMATCH',
+        registry,
+        `registry ${registry} served blob bytes with digest ${actual} for ${repository}@${digest}`,
+      );
+    }
+    return response.body;
+  }
+
+  private expectOk(registry: string, response: TransportResponse, what: string): void {
+    if (response.status === 200) return;
+    if (response.status === 401 || response.status === 403) {
+      throw new RegistryError('REGISTRY_AUTH', registry, `registry ${registry} refused access to ${what}`, {
+        status: response.status,
+      });
+    }
+    throw new RegistryError(
+      'REGISTRY_HTTP',
+      registry,
+      `registry ${registry} answered HTTP ${response.status} for ${what}`,
+      { status: response.status },
+    );
+  }
+
+  private baseUrl(registry: string): string {
+    const scheme = this.insecure.has(registry) ? 'http' : 'https';
+    const host = registry === 'docker.io' ? 'registry-1.docker.io' : registry;
+    return `${scheme}://${host}`;
+  }
+
+  private async get(
+    registry: string,
+    repository: string,
+    path: string,
+    options: { accept?: string; maxBytes: number; signal?: AbortSignal | undefined },
+  ): Promise<TransportResponse> {
+    const url = new URL(`${this.baseUrl(registry)}/v2/${repository}/${path}`);
+    const scope = `repository:${repository}:pull`;
+    const headers: Record<string, string> = {};
+    if (options.accept) headers.accept = options.accept;
+
+    const cached = this.tokens.get(`${registry}|${scope}`);
+    if (cached && cached.expiresAt > this.now()) headers.authorization = cached.value;
+
+    let response = await this.follow(url, headers, options.maxBytes, options.signal);
+    if (response.status === 401) {
+      const authorization = await this.authorize(registry, scope, response, options.signal);
+      if (authorization) {
+        response = await this.follow(url, { ...headers, authorization }, options.maxBytes, options.signal);
+      }
+    }
+    return response;
+  }
+
+  /** GET with redirects; credentials are dropped when a redirect leaves the original host. */
+  private async follow(
+    start: URL,
+    headers: Record<string, string>,
+    maxBytes: number,
+    signal: AbortSignal | undefined,
+  ): Promise<TransportResponse> {
+    let url = start;
+    let currentHeaders = headers;
+    for (let hop = 0; ; hop++) {
+      const response = await this.transport.send({
+        method: 'GET',
+        url,
+        headers: currentHeaders,
+        maxBytes,
+        signal,
+      });
+      const location = response.headers.location;
+      if (![301, 302, 303, 307, 308].includes(response.status) || !location) return response;
+      if (hop >= MAX_REDIRECTS) {
+        throw new RegistryError(
+          'REGISTRY_HTTP',
+          start.host,
+          `registry ${start.host} redirected too many times`,
+          {
+            status: response.status,
+          },
+        );
+      }
+      const next = new URL(location, url);
+      if (next.protocol !== 'https:' && next.protocol !== 'http:') {
+        throw new RegistryError(
+          'REGISTRY_HTTP',
+          start.host,
+          `registry ${start.host} redirected to ${next.protocol}`,
+        );
+      }
+      if (next.host !== start.host) {
+        currentHeaders = Object.fromEntries(
+          Object.entries(currentHeaders).filter(([name]) => name !== 'authorization'),
+        );
+      }
+      url = next;
+    }
+  }
+
+  /** Answers a 401 challenge: a bearer token from the realm, or basic credentials. */
+  private async authorize(
+    registry: string,
+    scope: string,
+    challengeResponse: TransportResponse,
+    signal: AbortSignal | undefined,
+  ): Promise<string | undefined> {
+    const challenge = parseChallenge(challengeResponse.headers['www-authenticate'] ?? '');
+    const credential = await this.credentials(registry);
+    if (challenge?.scheme === 'basic') {
+      return credential && 'username' in credential ? basicAuth(credential) : undefined;
+    }
+    if (challenge?.scheme !== 'bearer' || !challenge.params.realm) return undefined;
+
+    let realm: URL;
+    try {
+      realm = new URL(challenge.params.realm);
+    } catch {
+      throw new RegistryError('REGISTRY_AUTH', registry, `registry ${registry} named an invalid token realm`);
+    }
+    if (realm.protocol !== 'https:' && !(realm.protocol === 'http:' && this.insecure.has(realm.host))) {
+      throw new RegistryError(
+        'REGISTRY_AUTH',
+        registry,
+        `registry ${registry} named a token realm over plain HTTP (${realm.host}) that is not an insecure registry`,
+      );
+    }
+    if (challenge.params.service) realm.searchParams.set('service', challenge.params.service);
+    realm.searchParams.set('scope', scope);
+
+    const headers: Record<string, string> = {};
+    // The realm is the registry's own token service; basic credentials go there only when it
+    // is the same host or reached over HTTPS, never over plain HTTP to a foreign host.
+    if (credential && 'username' in credential && (realm.host === registry || realm.protocol === 'https:')) {
+      headers.authorization = basicAuth(credential);
+    }
+    const response = await this.transport.send({
+      method: 'GET',
+      url: realm,
+      headers,
+      maxBytes: MAX_TOKEN_BYTES,
+      signal,
+    });
+    if (response.status !== 200) {
+      throw new RegistryError(
+        'REGISTRY_AUTH',
+        registry,
+        `token service of registry ${registry} answered HTTP ${response.status}`,
+        { status: response.status },
+      );
+    }
+    const body = parseJsonObject(response.body, registry, 'token response');
+    const token = typeof body.token === 'string' ? body.token : body.access_token;
+    if (typeof token !== 'string' || token.length === 0) {
+      throw new RegistryError(
+        'REGISTRY_AUTH',
+        registry,
+        `token service of registry ${registry} returned no token`,
+      );
+    }
+    const lifetimeS = typeof body.expires_in === 'number' ? body.expires_in : DEFAULT_TOKEN_LIFETIME_S;
+    const value = `Bearer ${token}`;
+    this.tokens.set(`${registry}|${scope}`, {
+      value,
+      expiresAt: this.now() + lifetimeS * 1000 - TOKEN_EXPIRY_MARGIN_MS,
+    });
+    return value;
+  }
+}
+
+/** `sha256:<hex>` of some bytes. */
+export function sha256Digest(bytes: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+function basicAuth(credential: { username: string; password: string }): string {
+  return `Basic ${Buffer.from(`${credential.username}:${credential.password}`).toString('base64')}`;
+}
+
+interface Challenge {
+  readonly scheme: string;
+  readonly params: Readonly<Record<string, string>>;
+}
+
+/** Parses the first challenge of a `WWW-Authenticate` header. */
+export function parseChallenge(header: string): Challenge | undefined {
+  const match = /^\s*([A-Za-z]+)\s*(.*)$/s.exec(header);
+  if (!match) return undefined;
+  const params: Record<string, string> = {};
+  for (const param of (match[2] ?? '').matchAll(/([A-Za-z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g)) {
+    const name = param[1]?.toLowerCase();
+    if (name) params[name] = (param[2] ?? param[3] ?? '').replace(/\\(.)/g, '$1');
+  }
+  return { scheme: (match[1] ?? '').toLowerCase(), params };
+}
+
+function parseJsonObject(bytes: Uint8Array, registry: string, what: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (error) {
+    throw new RegistryContentError(
+      'MALFORMED',
+      registry,
+      `registry ${registry} sent a ${what} that is not JSON`,
+      {
+        cause: error,
+      },
+    );
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new RegistryContentError(
+      'MALFORMED',
+      registry,
+      `registry ${registry} sent a ${what} that is not a JSON object`,
+    );
+  }
+  return value as Record<string, unknown>;
+}

@@ -1,0 +1,90 @@
+import type { SignatureHash, VerificationKey } from '../verify/keys';
+
+export type FailureAction = 'Audit' | 'Enforce';
+export type FailurePolicy = 'Fail' | 'Ignore';
+export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
+
+/** A Kyverno `ClusterPolicy` or namespaced `Policy`, validated and compiled for evaluation. */
+export interface Policy {
+  readonly kind: 'ClusterPolicy' | 'Policy';
+  readonly name: string;
+  /** Set for a namespaced `Policy`: it applies only to resources in this namespace. */
+  readonly namespace: string | undefined;
+  /** The file (or S3 key) the policy came from. */
+  readonly source: string;
+  /** What to do when an image could not be checked (registry down, timeout): the webhook failurePolicy. */
+  readonly failurePolicy: FailurePolicy;
+  /** Controllers that Pod rules also apply to (`pod-policies.kyverno.io/autogen-controllers`). */
+  readonly autogenControllers: readonly string[];
+  readonly rules: readonly Rule[];
+}
+
+export interface Rule {
+  readonly name: string;
+  readonly match: ResourceFilter;
+  readonly exclude: ResourceFilter | undefined;
+  readonly verifyImages: readonly ImageVerification[];
+}
+
+/** `match` / `exclude`: every `all` entry and at least one `any` entry must hold. */
+export interface ResourceFilter {
+  readonly any: readonly ResourceDescription[];
+  readonly all: readonly ResourceDescription[];
+}
+
+export interface ResourceDescription {
+  readonly kinds: readonly string[];
+  readonly names: readonly string[];
+  readonly namespaces: readonly string[];
+  readonly operations: readonly Operation[];
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly selector: LabelSelector | undefined;
+}
+
+export interface LabelSelector {
+  readonly matchLabels: Readonly<Record<string, string>>;
+  readonly matchExpressions: readonly {
+    readonly key: string;
+    readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+    readonly values: readonly string[];
+  }[];
+}
+
+export interface FailureActionOverride {
+  readonly action: FailureAction;
+  readonly namespaces: readonly string[];
+}
+
+/** One `verifyImages` entry. */
+export interface ImageVerification {
+  /** Field path of this entry in its policy, e.g. `spec.rules[0].verifyImages[0]`. */
+  readonly path: string;
+  readonly imageReferences: readonly string[];
+  readonly skipImageReferences: readonly string[];
+  readonly failureAction: FailureAction;
+  readonly failureActionOverrides: readonly FailureActionOverride[];
+  readonly attestorSets: readonly AttestorSet[];
+  /** Repository holding signatures instead of the image's own (rule level). */
+  readonly repository: string | undefined;
+  readonly mutateDigest: boolean;
+  readonly verifyDigest: boolean;
+  readonly required: boolean;
+  readonly useCache: boolean;
+}
+
+/** `attestors[]` entry: `count` of its entries must pass (all of them when unset). */
+export interface AttestorSet {
+  readonly path: string;
+  readonly count: number | undefined;
+  readonly entries: readonly KeyAttestor[];
+}
+
+/** A public key an image signature must verify with (one per key in `publicKeys`). */
+export interface KeyAttestor {
+  readonly path: string;
+  readonly kind: 'key';
+  readonly key: VerificationKey;
+  readonly hash: SignatureHash;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly repository: string | undefined;
+}
