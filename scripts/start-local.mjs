@@ -56,13 +56,19 @@ const child = spawn(nodeBin, [oslsBin, 'offline', 'start', ...hostArgs, ...args]
 });
 
 let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    stopping = true;
-    // Ctrl-C already reached the child through the terminal's process group; a second signal is harmless.
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-  });
-}
+const stop = (signal) => {
+  stopping = true;
+  // Ctrl-C already reached the child through the terminal's process group; a second signal is harmless.
+  if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+};
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => stop(signal));
+
+// `npm start` runs this under `sh -c`, and a SIGTERM sent to npm stops npm and sh but never reaches
+// us. Once our parent is gone we are re-parented, so stop the server rather than leave it running.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent && !stopping) stop('SIGTERM');
+}, 500).unref();
 
 child.on('error', (err) => {
   console.error(`start-local: could not start ${nodeBin}: ${err.message}`);

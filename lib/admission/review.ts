@@ -144,9 +144,6 @@ function evaluateCheck(
   if (check.skipped)
     return { ...base, status: 'skip', message: `image ${check.image} skipped by skipImageReferences` };
   const ref = check.ref;
-  if (!ref.digest && !check.entry.mutateDigest && check.entry.verifyDigest) {
-    return { ...base, status: 'fail', message: `missing digest for ${check.image}` };
-  }
 
   const resolved = digests.get(formatReference(ref));
   if (!resolved?.ok) return failureResult(base, check.image, resolved?.error);
@@ -163,6 +160,10 @@ function evaluateCheck(
   });
   switch (outcome.status) {
     case 'pass':
+      // verifyDigest: an image left unpinned (mutateDigest off) could be swapped after this check.
+      if (!ref.digest && !check.entry.mutateDigest && check.entry.verifyDigest) {
+        return { ...base, status: 'fail', message: `missing digest for ${check.image}` };
+      }
       return {
         ...base,
         status: 'pass',

@@ -1,5 +1,5 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { extname, join, relative } from 'node:path';
+import { extname, join, relative, resolve } from 'node:path';
 import { ImagegateError } from '../errors';
 import { buildPolicySet, type PolicyFile, type PolicyProvider, type PolicySet } from './policy-set';
 
@@ -29,10 +29,16 @@ export async function readPolicyFiles(path: string): Promise<PolicyFile[]> {
         .sort();
   return Promise.all(
     files.map(async (file) => ({
-      name: relative(process.cwd(), file) || file,
+      name: displayName(file),
       text: await readFile(file, 'utf8'),
     })),
   );
+}
+
+/** The path relative to the working directory when it is inside it, else absolute. */
+function displayName(file: string): string {
+  const name = relative(process.cwd(), file);
+  return name && !name.startsWith('..') ? name : resolve(file);
 }
 
 /** Policies from a local folder, read once on first use (a Lambda cold start, a CLI run). */

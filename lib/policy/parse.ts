@@ -105,10 +105,16 @@ export function parsePolicyText(
       lineOf: (path) => lineOf(document, lineCounter, path),
     };
     const policy = readPolicy(value, context);
-    problems.push(...documentProblems);
+    problems.push(...documentProblems.sort(byLineThenCause));
     if (policy && documentProblems.length === 0) policies.push(policy);
   });
   return { policies, problems };
+}
+
+/** Line order; on one line, a misspelt field before the "is required" it causes. */
+function byLineThenCause(a: PolicyProblem, b: PolicyProblem): number {
+  const consequence = (problem: PolicyProblem) => (problem.message === 'is required' ? 1 : 0);
+  return (a.line ?? 0) - (b.line ?? 0) || consequence(a) - consequence(b);
 }
 
 function lineOf(document: Document, counter: LineCounter, path: readonly PathSegment[]): number | undefined {
@@ -367,7 +373,8 @@ function readAttestorSet(reader: FieldReader): AttestorSet {
   const count = reader.integer('count', { min: 1 });
   const entries = reader.list('entries', { required: true }).flatMap(readAttestorEntry);
   reader.rejectUnknown();
-  if (count !== undefined && count > entries.length) {
+  // With no usable entry the entries' own problems say what is wrong.
+  if (count !== undefined && entries.length > 0 && count > entries.length) {
     reader.problem('count', `is ${count} but the set has only ${entries.length} attestors`);
   }
   return { path: formatPath(reader.path), count, entries };

@@ -15,14 +15,16 @@ export function formatProblem(problem: PolicyProblem): string {
   return problem.path ? `${location} ${problem.path}: ${problem.message}` : `${location}: ${problem.message}`;
 }
 
+const MAX_PROBLEMS_IN_MESSAGE = 5;
+
 /** A policy set that cannot be loaded; `problems` lists every reason found. */
 export class PolicyLoadError extends ImagegateError<'INVALID_POLICY'> {
   readonly problems: readonly PolicyProblem[];
 
   constructor(problems: readonly PolicyProblem[]) {
-    const first = problems[0];
-    const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
-    super('INVALID_POLICY', `${first ? formatProblem(first) : 'invalid policy'}${more}`);
+    const shown = problems.slice(0, MAX_PROBLEMS_IN_MESSAGE).map(formatProblem);
+    const more = problems.length > shown.length ? `; and ${problems.length - shown.length} more` : '';
+    super('INVALID_POLICY', `${shown.join('; ') || 'invalid policy'}${more}`);
     this.problems = problems;
   }
 }

@@ -1,32 +1,41 @@
 /**
  * The deployed shape, locally: API Gateway HTTP API (serverless offline) -> esbuild bundle of
- * functions/admit.ts -> AdmissionReview. One server for the whole file, with an empty policy folder.
+ * functions/admit.ts -> AdmissionReview, against a real registry, the patch applied by kubectl.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { startOffline } from '../support/offline';
-import type { OfflineServer } from '../support/offline';
+import { applyJsonPatch } from '../support/kubectl';
+import { startOffline, type OfflineServer } from '../support/offline';
+import {
+  blockedText,
+  decodePatch,
+  podObject,
+  podReview,
+  startKyvernoScenario,
+  type KyvernoScenario,
+} from '../support/scenario';
 
 interface Reply {
   status: number;
   contentType: string | null;
-  body: unknown;
-  text: string;
+  body: {
+    error?: string;
+    response: { uid: string; allowed: boolean; patch?: string; status: { message: string } };
+  };
 }
 
+let scenario: KyvernoScenario;
 let server: OfflineServer | undefined;
-let policiesDir: string | undefined;
 
 beforeAll(async () => {
-  policiesDir = mkdtempSync(path.join(os.tmpdir(), 'imagegate-policies-'));
-  server = await startOffline({ IMAGEGATE_POLICIES: policiesDir });
+  scenario = await startKyvernoScenario();
+  server = await startOffline({
+    IMAGEGATE_POLICIES: await scenario.policyFolder('current'),
+    IMAGEGATE_INSECURE_REGISTRIES: scenario.registry.host,
+  });
 }, 90_000);
 
 afterAll(async () => {
   await server?.stop();
-  if (policiesDir) rmSync(policiesDir, { recursive: true, force: true });
+  await scenario?.stop();
 }, 15_000);
 
 async function admit(body: string): Promise<Reply> {
@@ -36,68 +45,58 @@ async function admit(body: string): Promise<Reply> {
     body,
   });
   const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
-  return { status: res.status, contentType: res.headers.get('content-type'), body: parsed, text };
-}
-
-function podReview(uid: string): object {
-  const pod = {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'app', namespace: 'default', labels: { app: 'app' } },
-    spec: { containers: [{ name: 'app', image: 'registry.example.test/team/app:v1' }] },
-  };
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      requestKind: { group: '', version: 'v1', kind: 'Pod' },
-      requestResource: { group: '', version: 'v1', resource: 'pods' },
-      name: 'app',
-      namespace: 'default',
-      operation: 'CREATE',
-      userInfo: { username: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] },
-      object: pod,
-      oldObject: null,
-      dryRun: false,
-      options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions' },
-    },
-  };
+  return { status: res.status, contentType: res.headers.get('content-type'), body: JSON.parse(text) as Reply['body'] };
 }
 
 describe('POST /admit through serverless offline', () => {
+  test('the signed image is admitted with a digest patch that kubectl applies', async () => {
+    const image = scenario.image('signed');
+    const reply = await admit(JSON.stringify(podReview('signed', [image])));
+
+    expect(reply).toMatchObject({ status: 200, body: { response: { uid: 'uid-signed', allowed: true } } });
+    const pinned = `${image}@${scenario.digests.signed}`;
+    const patched = (await applyJsonPatch(
+      podObject('signed', [image]),
+      decodePatch(reply.body.response),
+    )) as {
+      spec: { containers: { image: string }[] };
+    };
+    expect(patched.spec.containers[0]?.image).toBe(pinned);
+  });
+
   test.each([
-    ['a body that is not JSON', 'this is not json'],
-    ['JSON that is not an AdmissionReview', JSON.stringify({ hello: 'world' })],
-  ])('%s gets 400 with a JSON error', async (_name, body) => {
+    ['unsigned', 'signature not found'],
+    ['wrongkey', 'invalid signature'],
+  ])('the %s image is denied: %s', async (tag, reason) => {
+    const image = scenario.image(tag);
+    const reply = await admit(JSON.stringify(podReview(tag, [image])));
+
+    expect(reply.status).toBe(200);
+    expect(reply.body.response.allowed).toBe(false);
+    expect(reply.body.response.status.message).toBe(
+      blockedText(tag, `image verification failed for ${image}: ${reason}`),
+    );
+  });
+
+  test.each([
+    ['a body that is not JSON', 'this is not json', /request body is not JSON/],
+    ['JSON that is not an AdmissionReview', JSON.stringify({ hello: 'world' }), /apiVersion must be one of/],
+  ])('%s gets 400 with a JSON error', async (_name, body, reason) => {
     const reply = await admit(body);
 
     expect(reply).toMatchObject({ status: 400 });
     expect(reply.contentType).toMatch(/^application\/json/);
-    expect(reply.body).toEqual({ error: expect.any(String) });
-    expect((reply.body as { error: string }).error).not.toBe('');
+    expect(reply.body).toEqual({ error: expect.stringMatching(reason) });
   });
 
-  test('a v1 AdmissionReview for a Pod with no matching policy is allowed, uid echoed', async () => {
-    const uid = randomUUID();
+  test('a Pod no policy names is allowed as is, uid echoed', async () => {
+    const reply = await admit(JSON.stringify(podReview('other', ['registry.example.test/team/app:v1'])));
 
-    const reply = await admit(JSON.stringify(podReview(uid)));
-
-    // toMatchObject on the whole reply, so a failure shows the body too.
     expect(reply).toMatchObject({ status: 200 });
-    expect(reply.contentType).toMatch(/^application\/json/);
     expect(reply.body).toEqual({
       apiVersion: 'admission.k8s.io/v1',
       kind: 'AdmissionReview',
-      response: { uid, allowed: true },
+      response: { uid: 'uid-other', allowed: true },
     });
   });
 });

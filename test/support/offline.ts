@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { freePort } from './ports';
@@ -128,6 +128,11 @@ export async function startOffline(env: Record<string, string> = {}): Promise<Of
     }
     if (env.IMAGEGATE_BUILD_DIR === undefined) {
       rmSync(path.join(repoRoot, buildDir), { recursive: true, force: true });
+      try {
+        rmdirSync(path.join(repoRoot, '.esbuild')); // only once no other instance is using it
+      } catch {
+        // not empty, or already gone
+      }
     }
   };
 
