@@ -1,9 +1,18 @@
 import { ImagegateError } from './errors';
 
+/** Where policies come from: a local folder (or file), or an S3 prefix. */
+export type PolicySourceConfig =
+  | { readonly kind: 'folder'; readonly path: string }
+  | { readonly kind: 's3'; readonly bucket: string; readonly prefix: string };
+
 /** Everything imagegate reads from its environment, with explicit defaults. */
 export interface Config {
-  /** A policy folder or file (later also `s3://bucket/prefix`). */
-  readonly policies: string;
+  readonly policies: PolicySourceConfig;
+  readonly policyRefreshMs: number;
+  /** Secrets Manager id of the cluster token map, or a template with `{cluster}`; unset = no token (local use). */
+  readonly clusterTokenSecret: string | undefined;
+  /** Secrets Manager ids of Docker config JSON secrets with registry credentials. */
+  readonly registryCredentialSecrets: readonly string[];
   /** Registries (host[:port]) spoken to over plain HTTP. */
   readonly insecureRegistries: readonly string[];
   readonly logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -13,19 +22,32 @@ export class ConfigError extends ImagegateError<'INVALID_CONFIG'> {}
 
 const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
+const SECRET_SCHEME = 'secretsmanager://';
 
 /**
- * Reads imagegate's configuration from environment variables:
- * `IMAGEGATE_POLICIES` (default `./policies`), `IMAGEGATE_INSECURE_REGISTRIES` (comma-separated
- * host:port), `IMAGEGATE_LOG_LEVEL` (default INFO). Throws {@link ConfigError} on a bad value.
+ * Reads imagegate's configuration from environment variables (see the README's table). Throws
+ * {@link ConfigError} naming the variable on a bad value.
  */
 export function readConfig(env: Readonly<Record<string, string | undefined>>): Config {
-  const logLevel = (env.IMAGEGATE_LOG_LEVEL ?? 'INFO').toUpperCase();
+  const logLevel = (env.IMAGEGATE_LOG_LEVEL || 'INFO').toUpperCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError('INVALID_CONFIG', `IMAGEGATE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
   }
+  const refresh = Number(env.IMAGEGATE_POLICY_REFRESH_SECONDS || '30');
+  if (!Number.isFinite(refresh) || refresh < 0) {
+    throw new ConfigError(
+      'INVALID_CONFIG',
+      'IMAGEGATE_POLICY_REFRESH_SECONDS must be a number of seconds >= 0',
+    );
+  }
+  const tokens = env.IMAGEGATE_CLUSTER_TOKENS?.trim();
   return {
-    policies: env.IMAGEGATE_POLICIES?.trim() || './policies',
+    policies: parsePolicySource(env.IMAGEGATE_POLICIES?.trim() || './policies'),
+    policyRefreshMs: refresh * 1000,
+    clusterTokenSecret: tokens ? parseSecretRef(tokens, 'IMAGEGATE_CLUSTER_TOKENS') : undefined,
+    registryCredentialSecrets: splitList(env.IMAGEGATE_REGISTRY_CREDENTIALS ?? '').map((item) =>
+      parseSecretRef(item, 'IMAGEGATE_REGISTRY_CREDENTIALS'),
+    ),
     insecureRegistries: parseRegistryList(
       env.IMAGEGATE_INSECURE_REGISTRIES ?? '',
       'IMAGEGATE_INSECURE_REGISTRIES',
@@ -34,15 +56,38 @@ export function readConfig(env: Readonly<Record<string, string | undefined>>): C
   };
 }
 
-/** Splits a comma-separated list of registry hosts, refusing anything that is not host[:port]. */
-export function parseRegistryList(value: string, name: string): string[] {
-  const hosts = value
+function parsePolicySource(value: string): PolicySourceConfig {
+  if (!value.startsWith('s3://')) return { kind: 'folder', path: value };
+  const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(value);
+  if (!match?.[1])
+    throw new ConfigError('INVALID_CONFIG', `IMAGEGATE_POLICIES: ${value} is not s3://bucket/prefix`);
+  return { kind: 's3', bucket: match[1], prefix: (match[2] ?? '').replace(/\/+$/, '') };
+}
+
+function parseSecretRef(value: string, name: string): string {
+  if (!value.startsWith(SECRET_SCHEME) || value.length === SECRET_SCHEME.length) {
+    throw new ConfigError(
+      'INVALID_CONFIG',
+      `${name}: ${JSON.stringify(value)} is not secretsmanager://<secret-id>`,
+    );
+  }
+  return value.slice(SECRET_SCHEME.length);
+}
+
+function splitList(value: string): string[] {
+  return value
     .split(',')
     .map((item) => item.trim())
     .filter(Boolean);
+}
+
+/** Splits a comma-separated list of registry hosts, refusing anything that is not host[:port]. */
+export function parseRegistryList(value: string, name: string): string[] {
+  const hosts = splitList(value);
   for (const host of hosts) {
-    if (!HOST_PORT.test(host))
+    if (!HOST_PORT.test(host)) {
       throw new ConfigError('INVALID_CONFIG', `${name}: ${JSON.stringify(host)} is not host[:port]`);
+    }
   }
   return hosts;
 }

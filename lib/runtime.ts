@@ -1,21 +1,108 @@
+import { ClusterTokens } from './auth/cluster-tokens';
 import type { Config } from './config';
 import { RegistryImageSource } from './oci/image-source';
-import { RegistryClient } from './oci/registry';
+import { ECR_HOST, SecretCredentialStore } from './oci/credentials';
+import { RegistryClient, type CredentialLookup } from './oci/registry';
 import { UndiciTransport } from './oci/transport';
-import { FolderPolicyProvider } from './policy/folder-source';
+import { FolderPolicyStore } from './policy/folder-source';
+import type { PolicyProvider, PolicySet } from './policy/policy-set';
+import { RefreshingPolicyProvider } from './policy/provider';
+import type { PolicyStore } from './policy/store';
+import { CachedSecrets, type SecretReader } from './secrets';
 import type { Log, WebhookDependencies } from './webhook';
 
-/** Builds the webhook's adapters from configuration; call once per process (Lambda container, CLI run). */
-export function createDependencies(
-  config: Config,
-  log: Log,
-): WebhookDependencies & { close(): Promise<void> } {
+const SECRET_TTL_MS = 5 * 60_000;
+
+/** The AWS-backed adapters, built only when the configuration needs them (they load the SDK). */
+export interface AwsAdapters {
+  policyStore(bucket: string, prefix: string): PolicyStore;
+  secrets(): SecretReader;
+  ecrCredentials(): { lookup: CredentialLookup; invalidate(registry: string): boolean };
+}
+
+/** Everything the HTTP adapter needs: the webhook's dependencies plus cluster authentication. */
+export interface Runtime extends WebhookDependencies {
+  /** Unset when no token secret is configured (local use): requests are then not authenticated. */
+  readonly tokens: ClusterTokens | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the webhook's adapters from configuration; call once per process (Lambda container,
+ * CLI run). `aws` is loaded lazily by the caller so that local runs never load the AWS SDK.
+ */
+export function createRuntime(config: Config, log: Log, aws?: () => AwsAdapters): Runtime {
+  let adapters: AwsAdapters | undefined;
+  const awsAdapters = (): AwsAdapters => {
+    if (!aws)
+      throw new Error(
+        'this configuration needs AWS (S3, Secrets Manager or ECR), which is not available here',
+      );
+    return (adapters ??= aws());
+  };
+  const usesSecrets = config.clusterTokenSecret !== undefined || config.registryCredentialSecrets.length > 0;
+  const secrets = usesSecrets ? new CachedSecrets(awsAdapters().secrets(), SECRET_TTL_MS) : undefined;
+  const credentialStore = secrets
+    ? new SecretCredentialStore(config.registryCredentialSecrets, secrets, (message) =>
+        log.warn('registry credential secret unusable', { error: message }),
+      )
+    : undefined;
+  // ECR needs only the function's role; its client is created on the first ECR image.
+  let ecr: ReturnType<AwsAdapters['ecrCredentials']> | undefined;
+  const ecrFor = (registry: string) =>
+    aws && ECR_HOST.test(registry) ? (ecr ??= awsAdapters().ecrCredentials()) : undefined;
   const transport = new UndiciTransport();
-  const client = new RegistryClient({ transport, insecureRegistries: config.insecureRegistries });
+  const client = new RegistryClient({
+    transport,
+    insecureRegistries: config.insecureRegistries,
+    credentials: async (registry) =>
+      (await ecrFor(registry)?.lookup(registry)) ?? credentialStore?.lookup(registry),
+    refreshCredentials: (registry) => {
+      const ecrRefreshed = ecrFor(registry)?.invalidate(registry) ?? false;
+      const secretsRefreshed = credentialStore?.invalidate() ?? false;
+      return ecrRefreshed || secretsRefreshed;
+    },
+  });
+
+  const store =
+    config.policies.kind === 's3'
+      ? awsAdapters().policyStore(config.policies.bucket, config.policies.prefix)
+      : new FolderPolicyStore(config.policies.path);
+  const provider = new RefreshingPolicyProvider(store, {
+    refreshMs: config.policyRefreshMs,
+    events: {
+      loaded: (details) => log.info('policy set loaded', { location: store.location, ...details }),
+      failed: (details) => log.error('policy set not loaded', { location: store.location, ...details }),
+    },
+  });
+
   return {
-    policies: new FolderPolicyProvider(config.policies),
+    policies: withCredentialSecrets(provider, credentialStore),
     images: new RegistryImageSource(client),
     log,
+    tokens:
+      config.clusterTokenSecret && secrets
+        ? new ClusterTokens(config.clusterTokenSecret, secrets)
+        : undefined,
     close: () => transport.close(),
+  };
+}
+
+/** Registry-credential secrets named by policies join the configured ones. */
+function withCredentialSecrets(
+  provider: PolicyProvider,
+  store: SecretCredentialStore | undefined,
+): PolicyProvider {
+  if (!store) return provider;
+  return {
+    current: async (cluster?: string): Promise<PolicySet> => {
+      const set = await provider.current(cluster);
+      for (const policy of set.policies) {
+        for (const rule of policy.rules) {
+          for (const entry of rule.verifyImages) store.addSecrets(entry.credentialSecrets);
+        }
+      }
+      return set;
+    },
   };
 }

@@ -27,15 +27,20 @@ export interface WebhookDependencies {
 export async function answerAdmissionReview(
   body: unknown,
   deps: WebhookDependencies,
-  signal?: AbortSignal,
+  options: { cluster?: string | undefined; signal?: AbortSignal | undefined } = {},
 ): Promise<AdmissionReviewResponse> {
   const request = decodeAdmissionReview(body);
+  const { cluster, signal } = options;
   try {
-    const policySet = await deps.policies.current();
+    const policySet = await deps.policies.current(cluster);
     const decision = await reviewAdmission(request, policySet, deps.images, signal);
     return toAdmissionReview(request.apiVersion, request.uid, decision);
   } catch (error) {
-    deps.log.error('admission review failed; denying', { uid: request.uid, error: describeError(error) });
+    deps.log.error('admission review failed; denying', {
+      cluster,
+      uid: request.uid,
+      error: describeError(error),
+    });
     return failClosed(request, error);
   }
 }

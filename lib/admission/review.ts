@@ -1,13 +1,14 @@
 import { describeError } from '../errors';
 import type { SignatureLayer, SignatureLocation } from '../oci/cosign';
-import { ImageReferenceError, RegistryContentError, RegistryError } from '../oci/errors';
+import { ImageReferenceError, RegistryContentError } from '../oci/errors';
 import { formatReference, parseImageReference, type ImageReference } from '../oci/reference';
 import { selectRules, type RuleBinding } from '../policy/match';
 import type { PolicySet } from '../policy/policy-set';
 import type { ImageVerification, KeyAttestor } from '../policy/types';
 import { matchesAny } from '../policy/wildcard';
 import { decide, type ImageCheckResult } from '../decision/decide';
-import { evaluateAttestorSets, type FetchedSignatures } from '../verify/attestors';
+import { evaluateAttestorSets, leafAttestors, type FetchedSignatures } from '../verify/attestors';
+import { policySetAnnotationPatch, recordedPolicySet } from '../patch/annotations';
 import { extractImageSites, type ImageSite } from '../workload/images';
 import type { AdmissionDecision, AdmissionRequest } from './types';
 
@@ -47,7 +48,7 @@ export async function reviewAdmission(
   signal?: AbortSignal,
 ): Promise<AdmissionDecision> {
   if (request.operation === 'DELETE' || request.operation === 'CONNECT') return decide(request, []);
-  const checks = planChecks(request, selectRules(policySet, request));
+  const { checks, matchedSites } = planChecks(request, selectRules(policySet, request), policySet.version);
   const active = checks.filter((check) => !check.skipped && !(check.ref instanceof ImageReferenceError));
 
   const digests = new Map<string, Promise<Settled<string>>>();
@@ -79,14 +80,39 @@ export async function reviewAdmission(
   const fetchedSignatures = await settleAll(signatures);
 
   const results = checks.map((check) => evaluateCheck(check, resolvedDigests, fetchedSignatures));
-  return decide(request, results);
+  const decision = decide(request, results);
+  // Subresource updates (pods/ephemeralcontainers) cannot change metadata.
+  if (!decision.allowed || matchedSites === 0 || request.subResource) return decision;
+  return {
+    ...decision,
+    patch: [...decision.patch, ...policySetAnnotationPatch(request.object, policySet.version)],
+  };
 }
 
-function planChecks(request: AdmissionRequest, bindings: readonly RuleBinding[]): PlannedCheck[] {
-  if (bindings.length === 0) return [];
-  const sites = extractImageSites(request.kind.kind, request.object);
+/**
+ * Pairs every image site with every verifyImages entry whose references match it. On UPDATE, a
+ * site whose image is the same as in the stored object is left out when the stored object was
+ * checked under this very policy set (its `imagegate.io/policy-set` annotation); `matchedSites` counts
+ * those too.
+ */
+function planChecks(
+  request: AdmissionRequest,
+  bindings: readonly RuleBinding[],
+  policySetVersion: string,
+): { checks: PlannedCheck[]; matchedSites: number } {
   const checks: PlannedCheck[] = [];
+  let matchedSites = 0;
+  const kind = request.kind.kind;
+  const previous =
+    request.operation === 'UPDATE' && recordedPolicySet(request.oldObject) === policySetVersion
+      ? request.oldObject
+      : undefined;
   for (const binding of bindings) {
+    const locators = binding.rule.imageExtractors[kind];
+    const sites = extractImageSites(kind, request.object, locators);
+    const unchanged = new Map(
+      previous ? extractImageSites(kind, previous, locators).map((site) => [site.pointer, site.image]) : [],
+    );
     for (const entry of binding.rule.verifyImages) {
       for (const site of sites) {
         let ref: ImageReference | ImageReferenceError;
@@ -98,22 +124,22 @@ function planChecks(request: AdmissionRequest, bindings: readonly RuleBinding[])
         }
         const image = ref instanceof ImageReferenceError ? site.image : formatReference(ref);
         if (!matchesAny(entry.imageReferences, image)) continue;
+        matchedSites++;
+        if (unchanged.get(site.pointer) === site.image) continue;
         const skipped = matchesAny(entry.skipImageReferences, image);
         checks.push({ binding, entry, site, image, ref, skipped });
       }
     }
   }
-  return checks;
+  return { checks, matchedSites };
 }
 
 /** Where the signatures for each attestor of an entry live: entry, then rule `repository`, else the image's. */
 function signatureLocations(check: PlannedCheck): SignatureLocation[] {
   const unique = new Map<string, SignatureLocation>();
-  for (const set of check.entry.attestorSets) {
-    for (const attestor of set.entries) {
-      const location = locationFor(check, attestor);
-      unique.set(`${location.registry}/${location.repository}`, location);
-    }
+  for (const attestor of leafAttestors(check.entry.attestorSets)) {
+    const location = locationFor(check, attestor);
+    unique.set(`${location.registry}/${location.repository}`, location);
   }
   return [...unique.values()];
 }
@@ -154,9 +180,9 @@ function evaluateCheck(
     const fetched = signatures.get(`${location.registry}/${location.repository}@${digest}`);
     if (fetched?.ok) return { ok: true, layers: fetched.value };
     const error = fetched?.error;
-    return error instanceof RegistryError || fetched === undefined
-      ? { ok: false, trusted: 'unknown', reason: describeError(error ?? 'signatures were not fetched') }
-      : { ok: false, trusted: false, reason: describeError(error) };
+    return error instanceof RegistryContentError
+      ? { ok: false, trusted: false, reason: describeError(error) }
+      : { ok: false, trusted: 'unknown', reason: describeError(error ?? 'signatures were not fetched') };
   });
   switch (outcome.status) {
     case 'pass':
@@ -186,19 +212,20 @@ function evaluateCheck(
   }
 }
 
+/**
+ * A digest that could not be resolved: content the registry got wrong (or no such image) is
+ * "not trusted"; anything else — the registry could not be asked, or an internal fault — is
+ * "could not check", decided by the failure policy.
+ */
 function failureResult(
   base: Pick<ImageCheckResult, 'binding' | 'entry' | 'site' | 'image'>,
   image: string,
   error: unknown,
 ): ImageCheckResult {
-  if (error instanceof RegistryContentError || !(error instanceof RegistryError)) {
-    return {
-      ...base,
-      status: 'fail',
-      message: `image verification failed for ${image}: ${describeError(error)}`,
-    };
+  if (error instanceof RegistryContentError) {
+    return { ...base, status: 'fail', message: `image verification failed for ${image}: ${error.message}` };
   }
-  return { ...base, status: 'error', message: `could not verify image ${image}: ${error.message}` };
+  return { ...base, status: 'error', message: `could not verify image ${image}: ${describeError(error)}` };
 }
 
 function settle<T>(promise: Promise<T>): Promise<Settled<T>> {

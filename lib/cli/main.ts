@@ -6,7 +6,7 @@ import { describeError } from '../errors';
 import { readPolicyFiles } from '../policy/folder-source';
 import { parsePolicyFiles } from '../policy/policy-set';
 import { formatProblem, PolicyLoadError } from '../policy/problems';
-import { createDependencies } from '../runtime';
+import { createRuntime } from '../runtime';
 import { answerAdmissionReview, type Log } from '../webhook';
 
 const USAGE = `usage:
@@ -70,7 +70,7 @@ async function review(args: readonly string[], io: CliIo): Promise<number> {
     throw new Error(`${file} is not JSON: ${describeError(error)}`, { cause: error });
   }
 
-  const deps = createDependencies({ ...config, insecureRegistries: insecure }, stderrLog(io));
+  const deps = createRuntime({ ...config, insecureRegistries: insecure }, stderrLog(io));
   try {
     // Load first so that a bad policy is a CLI error (exit 2), not a denial.
     await deps.policies.current().catch((error: unknown) => {
@@ -115,5 +115,6 @@ function stderrLog(io: CliIo): Log {
     (level: string) =>
     (message: string, ...attributes: Record<string, unknown>[]) =>
       io.stderr(`${level}: ${message}${attributes.map((item) => ` ${JSON.stringify(item)}`).join('')}\n`);
-  return { info: () => undefined, warn: write('warning'), error: write('error') };
+  // Errors reach the user through the answer or the exit message; logging them too would repeat them.
+  return { info: () => undefined, warn: write('warning'), error: () => undefined };
 }

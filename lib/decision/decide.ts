@@ -1,9 +1,9 @@
-import { stringify } from 'yaml';
 import type { AdmissionDecision, AdmissionRequest, JsonPatchOperation } from '../admission/types';
 import { pinnedReference, type ImageReference } from '../oci/reference';
 import type { RuleBinding } from '../policy/match';
 import type { FailureAction, ImageVerification } from '../policy/types';
 import { matchesAny } from '../policy/wildcard';
+import { goYamlTwoLevelMap } from './go-yaml';
 import type { ImageSite } from '../workload/images';
 
 /** Kyverno's rule statuses: pass, fail (not trusted), error (could not check), skip. */
@@ -96,6 +96,5 @@ export function blockedMessage(
     );
   }
   const resource = `${request.kind.kind}/${request.namespace ?? ''}/${request.name}`;
-  const yaml = stringify(tree, { lineWidth: 0, singleQuote: true, indent: 2 });
-  return `\n\nresource ${resource} was blocked due to the following policies \n\n${yaml}`;
+  return `\n\nresource ${resource} was blocked due to the following policies \n\n${goYamlTwoLevelMap(tree)}`;
 }

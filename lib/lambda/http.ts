@@ -1,18 +1,46 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { AdmissionDecodeError } from '../admission/errors';
-import { answerAdmissionReview, type WebhookDependencies } from '../webhook';
+import type { Runtime } from '../runtime';
+import { answerAdmissionReview } from '../webhook';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
+/** The request fields the adapter reads (API Gateway HTTP API payload 2.0). */
+export type AdmissionEvent = Pick<APIGatewayProxyEventV2, 'body' | 'isBase64Encoded' | 'pathParameters'>;
+
 /**
- * Maps an API Gateway HTTP API event to an AdmissionReview answer: 200 with the review, or 400
- * with `{"error": "..."}` for a body that is not a JSON AdmissionReview.
+ * Maps an API Gateway HTTP API event to an AdmissionReview answer:
+ * - 401 with an empty body for a wrong or missing cluster token (no detail, no review);
+ * - 400 with `{"error": "..."}` for a body that is not a JSON AdmissionReview;
+ * - 200 with the AdmissionReview otherwise, denials included.
  */
 export async function handleAdmissionEvent(
-  event: Pick<APIGatewayProxyEventV2, 'body' | 'isBase64Encoded'>,
-  deps: WebhookDependencies,
+  event: AdmissionEvent,
+  runtime: Runtime,
   signal?: AbortSignal,
 ): Promise<APIGatewayProxyStructuredResultV2> {
+  const cluster = event.pathParameters?.cluster;
+  if (runtime.tokens) {
+    const token = event.pathParameters?.token;
+    if (!cluster || !token) return unauthorized();
+    let valid: boolean;
+    try {
+      valid = await runtime.tokens.verify(cluster, token);
+    } catch (error) {
+      // Without the token secret nobody can be authenticated; the API server applies its failurePolicy.
+      runtime.log.error('cluster tokens unavailable', { cluster, error: (error as Error).message });
+      return {
+        statusCode: 503,
+        headers: JSON_HEADERS,
+        body: JSON.stringify({ error: 'service unavailable' }),
+      };
+    }
+    if (!valid) {
+      runtime.log.warn('request with a wrong cluster token refused', { cluster });
+      return unauthorized();
+    }
+  }
+
   const text = event.isBase64Encoded
     ? Buffer.from(event.body ?? '', 'base64').toString('utf8')
     : (event.body ?? '');
@@ -23,12 +51,21 @@ export async function handleAdmissionEvent(
     return badRequest(`request body is not JSON: ${(error as Error).message}`);
   }
   try {
-    const review = await answerAdmissionReview(body, deps, signal);
+    const review = await answerAdmissionReview(body, runtime, { cluster, signal });
     return { statusCode: 200, headers: JSON_HEADERS, body: JSON.stringify(review) };
   } catch (error) {
     if (error instanceof AdmissionDecodeError) return badRequest(error.message);
     throw error;
   }
+}
+
+/** The request path with the token replaced, for logs. */
+export function maskedPath(rawPath: string): string {
+  return rawPath.replace(/^(\/admit\/[^/]+\/)[^/]+/, '$1****');
+}
+
+function unauthorized(): APIGatewayProxyStructuredResultV2 {
+  return { statusCode: 401, body: '' };
 }
 
 function badRequest(message: string): APIGatewayProxyStructuredResultV2 {

@@ -20,6 +20,8 @@ export type CredentialLookup = (registry: string) => Promise<RegistryCredential 
 export interface RegistryClientOptions {
   readonly transport: RegistryTransport;
   readonly credentials?: CredentialLookup;
+  /** Called when the registry refused our credentials; true when fresh ones can be tried once. */
+  readonly refreshCredentials?: (registry: string) => boolean;
   /** Registries (host[:port]) spoken to over plain HTTP. Every other registry uses HTTPS. */
   readonly insecureRegistries?: Iterable<string>;
   readonly maxManifestBytes?: number;
@@ -53,6 +55,7 @@ const TOKEN_EXPIRY_MARGIN_MS = 5_000;
 export class RegistryClient {
   private readonly transport: RegistryTransport;
   private readonly credentials: CredentialLookup;
+  private readonly credentialsRefreshed: (registry: string) => boolean;
   private readonly insecure: ReadonlySet<string>;
   private readonly maxManifestBytes: number;
   private readonly now: () => number;
@@ -61,6 +64,7 @@ export class RegistryClient {
   constructor(options: RegistryClientOptions) {
     this.transport = options.transport;
     this.credentials = options.credentials ?? (() => Promise.resolve(undefined));
+    this.credentialsRefreshed = options.refreshCredentials ?? (() => false);
     this.insecure = new Set(options.insecureRegistries ?? []);
     this.maxManifestBytes = options.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
     this.now = options.now ?? Date.now;
@@ -171,11 +175,12 @@ export class RegistryClient {
     if (cached && cached.expiresAt > this.now()) headers.authorization = cached.value;
 
     let response = await this.follow(url, headers, options.maxBytes, options.signal);
-    if (response.status === 401) {
+    for (let attempt = 0; response.status === 401 && attempt < 2; attempt++) {
+      // A second round only when a refused credential could be re-read (rotated secret, expired ECR token).
+      if (attempt === 1 && !this.credentialsRefreshed(registry)) break;
       const authorization = await this.authorize(registry, scope, response, options.signal);
-      if (authorization) {
-        response = await this.follow(url, { ...headers, authorization }, options.maxBytes, options.signal);
-      }
+      if (!authorization) break;
+      response = await this.follow(url, { ...headers, authorization }, options.maxBytes, options.signal);
     }
     return response;
   }
@@ -234,7 +239,14 @@ export class RegistryClient {
     signal: AbortSignal | undefined,
   ): Promise<string | undefined> {
     const challenge = parseChallenge(challengeResponse.headers['www-authenticate'] ?? '');
-    const credential = await this.credentials(registry);
+    const credential = await this.credentials(registry).catch((error: unknown) => {
+      throw new RegistryError(
+        'REGISTRY_AUTH',
+        registry,
+        `credentials for registry ${registry} could not be obtained: ${(error as Error).message}`,
+        { cause: error },
+      );
+    });
     if (challenge?.scheme === 'basic') {
       return credential && 'username' in credential ? basicAuth(credential) : undefined;
     }
@@ -256,19 +268,33 @@ export class RegistryClient {
     if (challenge.params.service) realm.searchParams.set('service', challenge.params.service);
     realm.searchParams.set('scope', scope);
 
-    const headers: Record<string, string> = {};
-    // The realm is the registry's own token service; basic credentials go there only when it
-    // is the same host or reached over HTTPS, never over plain HTTP to a foreign host.
-    if (credential && 'username' in credential && (realm.host === registry || realm.protocol === 'https:')) {
-      headers.authorization = basicAuth(credential);
-    }
-    const response = await this.transport.send({
-      method: 'GET',
-      url: realm,
-      headers,
-      maxBytes: MAX_TOKEN_BYTES,
-      signal,
-    });
+    // The realm is the registry's own token service; credentials go there only when it is the
+    // same host or reached over HTTPS, never over plain HTTP to a foreign host.
+    const mayCredential = credential && (realm.host === registry || realm.protocol === 'https:');
+    const response =
+      mayCredential && 'identityToken' in credential
+        ? await this.transport.send({
+            method: 'POST',
+            url: new URL(realm.origin + realm.pathname),
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({
+              grant_type: 'refresh_token',
+              refresh_token: credential.identityToken,
+              service: challenge.params.service ?? '',
+              scope,
+              client_id: 'imagegate',
+            }).toString(),
+            maxBytes: MAX_TOKEN_BYTES,
+            signal,
+          })
+        : await this.transport.send({
+            method: 'GET',
+            url: realm,
+            headers:
+              mayCredential && 'username' in credential ? { authorization: basicAuth(credential) } : {},
+            maxBytes: MAX_TOKEN_BYTES,
+            signal,
+          });
     if (response.status !== 200) {
       throw new RegistryError(
         'REGISTRY_AUTH',

@@ -3,11 +3,13 @@ import { RegistryContentError, RegistryError } from './errors';
 
 /** One HTTP exchange with a registry; the body is read whole, up to `maxBytes`. */
 export interface TransportRequest {
-  readonly method: 'GET' | 'HEAD';
+  readonly method: 'GET' | 'HEAD' | 'POST';
   readonly url: URL;
   readonly headers: Readonly<Record<string, string>>;
   readonly maxBytes: number;
   readonly signal?: AbortSignal | undefined;
+  /** Request body (only the OAuth2 token POST has one). */
+  readonly body?: string;
 }
 
 export interface TransportResponse {
@@ -63,6 +65,7 @@ export class UndiciTransport implements RegistryTransport {
       const response = await request(req.url, {
         method: req.method,
         headers: req.headers,
+        body: req.body,
         signal: req.signal,
         dispatcher: this.agent,
       });

@@ -41,6 +41,13 @@ export class FieldReader {
     return undefined;
   }
 
+  /** Every field name of this mapping, all marked as read. */
+  keys(): string[] {
+    const names = Object.keys(this.value);
+    this.accept(...names);
+    return names;
+  }
+
   has(name: string): boolean {
     return this.value[name] !== undefined && this.value[name] !== null;
   }

@@ -1,6 +1,6 @@
 import type { AdmissionRequest } from '../admission/types';
 import { matchesAny, wildcardMatch } from './wildcard';
-import type { LabelSelector, Policy, ResourceDescription, ResourceFilter, Rule } from './types';
+import type { LabelSelector, Policy, ResourceDescription, ResourceFilter, Rule, Subject } from './types';
 import type { PolicySet } from './policy-set';
 
 /** A rule that applies to a request, with the name Kyverno reports it under. */
@@ -65,8 +65,16 @@ function descriptionMatches(
   kindTest: KindTest,
 ): boolean {
   if (!kindTest(description.kinds, request)) return false;
+  if (
+    description.subjects.length > 0 &&
+    !description.subjects.some((subject) => subjectMatches(subject, request))
+  ) {
+    return false;
+  }
   if (description.operations.length > 0 && !description.operations.includes(request.operation)) return false;
-  if (description.names.length > 0 && !matchesAny(description.names, request.name)) return false;
+  // Pods of a ReplicaSet have only a generateName when they are admitted; Kyverno matches on it.
+  const name = request.name || stringField(object?.metadata, 'generateName');
+  if (description.names.length > 0 && !matchesAny(description.names, name)) return false;
   if (description.namespaces.length > 0 && !matchesAny(description.namespaces, request.namespace ?? ''))
     return false;
   const metadata = (object?.metadata ?? {}) as {
@@ -110,8 +118,34 @@ export function kindPatternMatches(
   }
   if (!wildcardMatch(group, target.group) || !wildcardMatch(version, target.version)) return false;
   if (!wildcardMatch(kind, target.kind)) return false;
-  if (subResource === undefined) return target.subResource === undefined;
+  // `Pod` also covers `pods/ephemeralcontainers` (kubectl debug): otherwise a debug container
+  // would run an image no rule ever checked.
+  if (subResource === '*') return true;
+  if (subResource === undefined) {
+    return (
+      target.subResource === undefined ||
+      (target.kind === 'Pod' && target.subResource === 'ephemeralcontainers')
+    );
+  }
   return target.subResource !== undefined && wildcardMatch(subResource, target.subResource);
+}
+
+function stringField(object: unknown, field: string): string {
+  const value = (object as Record<string, unknown> | undefined)?.[field];
+  return typeof value === 'string' ? value : '';
+}
+
+/** Kyverno `subjects`: a user name, a group, or a service account, names with wildcards. */
+function subjectMatches(subject: Subject, request: AdmissionRequest): boolean {
+  const { username, groups } = request.userInfo;
+  switch (subject.kind) {
+    case 'User':
+      return wildcardMatch(subject.name, username);
+    case 'Group':
+      return groups.some((group) => wildcardMatch(subject.name, group));
+    case 'ServiceAccount':
+      return wildcardMatch(`system:serviceaccount:${subject.namespace ?? ''}:${subject.name}`, username);
+  }
 }
 
 /** Kubernetes label selector semantics. */

@@ -1,9 +1,13 @@
+import { describeError } from '../errors';
+import { parseImageReference } from '../oci/reference';
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { KeyParseError, parsePublicKeys, SIGNATURE_HASHES, type SignatureHash } from '../verify/keys';
 import { FieldReader, formatPath, type PathSegment, type ReadContext } from './fields';
 import type { PolicyProblem } from './problems';
 import type {
+  Attestor,
   AttestorSet,
+  ImageExtractor,
   FailureAction,
   FailureActionOverride,
   FailurePolicy,
@@ -15,6 +19,7 @@ import type {
   ResourceDescription,
   ResourceFilter,
   Rule,
+  Subject,
 } from './types';
 
 /** Controllers whose pod templates Kyverno's autogen covers. */
@@ -40,7 +45,6 @@ const UNSUPPORTED_RULE_FIELDS: Record<string, string> = {
   context: 'context variables (ConfigMap, apiCall, imageRegistry) are ' + NOT_YET,
   preconditions: 'preconditions need Kyverno variables, ' + NOT_YET,
   celPreconditions: 'CEL preconditions are ' + NOT_YET,
-  imageExtractors: NOT_YET,
 };
 const UNSUPPORTED_VERIFY_FIELDS: Record<string, string> = {
   attestations: 'attestation verification is ' + NOT_YET,
@@ -48,13 +52,11 @@ const UNSUPPORTED_VERIFY_FIELDS: Record<string, string> = {
   subject: 'keyless verification is ' + NOT_YET,
   issuer: 'keyless verification is ' + NOT_YET,
   additionalExtensions: 'keyless verification is ' + NOT_YET,
-  imageRegistryCredentials: 'per-rule registry credentials are ' + NOT_YET,
   validate: 'validation of attestation payloads is ' + NOT_YET,
 };
 const UNSUPPORTED_ATTESTOR_FIELDS: Record<string, string> = {
   keyless: 'keyless verification is ' + NOT_YET,
   certificates: 'certificate attestors are ' + NOT_YET,
-  attestor: 'nested attestor sets are ' + NOT_YET,
 };
 const UNSUPPORTED_KEY_FIELDS: Record<string, string> = {
   kms: 'KMS keys are ' + NOT_YET + '; put the public key PEM in publicKeys',
@@ -187,7 +189,9 @@ function readPolicy(value: unknown, context: ReadContext): Policy | undefined {
     namespace: kind === 'Policy' ? namespace : undefined,
     source: context.source,
     failurePolicy,
-    autogenControllers: readAutogen(annotations, metadata),
+    autogenControllers: rules.every((rule) => rule === undefined || autogenApplies(rule))
+      ? readAutogen(annotations, metadata)
+      : [],
     // A policy with `admission: false` only runs in background scans, never at admission.
     rules: admission ? rules.filter((rule) => rule !== undefined) : [],
   };
@@ -210,6 +214,29 @@ function readAutogen(annotations: Record<string, string>, metadata: FieldReader 
     }
   }
   return controllers;
+}
+
+/**
+ * Kyverno's `CanAutoGen`: Pod rules extend to controllers only when no match or exclude entry
+ * names resources by name, selector or annotations (those describe Pods, not their controllers)
+ * and no entry mixes Pod with other kinds.
+ */
+function autogenApplies(rule: Rule): boolean {
+  const descriptions = [rule.match, ...(rule.exclude ? [rule.exclude] : [])].flatMap((filter) => [
+    ...filter.any,
+    ...filter.all,
+  ]);
+  return descriptions.every(
+    (description) =>
+      description.names.length === 0 &&
+      description.selector === undefined &&
+      Object.keys(description.annotations).length === 0 &&
+      (description.kinds.every(isPodKind) || !description.kinds.some(isPodKind)),
+  );
+}
+
+function isPodKind(pattern: string): boolean {
+  return pattern === 'Pod' || pattern.endsWith('/Pod');
 }
 
 function readFailureAction(reader: FieldReader, name: string): FailureAction | undefined {
@@ -240,6 +267,7 @@ function readRule(reader: FieldReader, defaults: PolicyDefaults): Rule | undefin
   const excludeReader = reader.object('exclude');
   const exclude = excludeReader ? readFilter(excludeReader) : undefined;
   const verifyImages = reader.list('verifyImages').map((entry) => readVerifyImages(entry, defaults));
+  const imageExtractors = readImageExtractors(reader.object('imageExtractors'));
   reader.accept('skipBackgroundRequests', 'reportProperties');
   reader.rejectUnknown(UNSUPPORTED_RULE_FIELDS);
   if (
@@ -249,7 +277,33 @@ function readRule(reader: FieldReader, defaults: PolicyDefaults): Rule | undefin
     reader.problem('verifyImages', 'is required: imagegate evaluates verifyImages rules');
   }
   if (!name || !match) return undefined;
-  return { name, match, exclude, verifyImages: verifyImages.filter((entry) => entry !== undefined) };
+  return {
+    name,
+    match,
+    exclude,
+    verifyImages: verifyImages.filter((entry) => entry !== undefined),
+    imageExtractors,
+  };
+}
+
+function readImageExtractors(reader: FieldReader | undefined): Record<string, ImageExtractor[]> {
+  if (!reader) return {};
+  const extractors: Record<string, ImageExtractor[]> = {};
+  for (const kind of reader.keys()) {
+    extractors[kind] = reader.list(kind).map((extractor) => {
+      const path = extractor.string('path', { required: true }) ?? '';
+      if (path && !path.startsWith('/')) extractor.problem('path', 'must start with /');
+      const result = {
+        path,
+        value: extractor.string('value') ?? '',
+        key: extractor.string('key') ?? '',
+        name: extractor.string('name') ?? 'custom',
+      };
+      extractor.rejectUnknown({ jmesPath: 'JMESPath transformation of extracted images is ' + NOT_YET });
+      return result;
+    });
+  }
+  return extractors;
 }
 
 function readFilter(reader: FieldReader | undefined): ResourceFilter | undefined {
@@ -279,10 +333,13 @@ function readFilterEntryFields(reader: FieldReader): ResourceDescription | undef
     if (reader.has(field)) reader.problem(field, `is not supported: ${CLUSTER_RBAC}`);
     reader.accept(field);
   }
-  if (reader.has('subjects')) reader.problem('subjects', `is not supported: ${NOT_YET}`);
-  reader.accept('subjects');
+  const subjects = reader.list('subjects').flatMap(readSubject);
   const resources = reader.object('resources');
-  if (!resources) return undefined;
+  if (!resources) {
+    if (subjects.length > 0)
+      reader.problem('resources', 'is required (kinds to match) together with subjects');
+    return undefined;
+  }
   const kinds = resources.stringList('kinds');
   const legacyName = resources.string('name');
   const names = [...resources.stringList('names'), ...(legacyName ? [legacyName] : [])];
@@ -297,7 +354,18 @@ function readFilterEntryFields(reader: FieldReader): ResourceDescription | undef
   const selector = selectorReader ? readSelector(selectorReader) : undefined;
   resources.rejectUnknown({ namespaceSelector: NAMESPACE_SELECTOR });
   if (kinds.length === 0) resources.problem('kinds', 'is required');
-  return { kinds, names, namespaces, operations, annotations, selector };
+  return { subjects, kinds, names, namespaces, operations, annotations, selector };
+}
+
+function readSubject(reader: FieldReader): Subject[] {
+  const kind = reader.string('kind', { required: true, allowed: ['User', 'Group', 'ServiceAccount'] });
+  const name = reader.string('name', { required: true });
+  const namespace = reader.string('namespace');
+  reader.accept('apiGroup');
+  reader.rejectUnknown();
+  if (kind === 'ServiceAccount' && !namespace)
+    reader.problem('namespace', 'is required for a ServiceAccount');
+  return kind && name ? [{ kind: kind as Subject['kind'], name, namespace }] : [];
 }
 
 function readSelector(reader: FieldReader): LabelSelector {
@@ -336,9 +404,10 @@ function readVerifyImages(reader: FieldReader, defaults: PolicyDefaults): ImageV
   const verifyDigest = reader.boolean('verifyDigest', true);
   const required = reader.boolean('required', true);
   const useCache = reader.boolean('useCache', true);
-  const repository = reader.string('repository');
+  const repository = readRepository(reader);
   if (reader.boolean('cosignOCI11', false)) reader.problem('cosignOCI11', `is not supported: ${NOT_YET}`);
 
+  const credentialSecrets = readRegistryCredentials(reader.object('imageRegistryCredentials'));
   const attestorSets = reader.list('attestors').map(readAttestorSet);
   const legacyKey = reader.string('key');
   const legacyAnnotations = reader.stringMap('annotations');
@@ -366,7 +435,26 @@ function readVerifyImages(reader: FieldReader, defaults: PolicyDefaults): ImageV
     verifyDigest,
     required,
     useCache,
+    credentialSecrets,
   };
+}
+
+function readRegistryCredentials(reader: FieldReader | undefined): string[] {
+  if (!reader) return [];
+  const secrets = reader.stringList('secrets');
+  if (reader.boolean('allowInsecureRegistry', false)) {
+    reader.problem(
+      'allowInsecureRegistry',
+      'is not supported: a policy cannot lower transport security; name the registry in IMAGEGATE_INSECURE_REGISTRIES',
+    );
+  }
+  for (const provider of reader.stringList('providers')) {
+    if (provider !== 'default' && provider !== 'amazon') {
+      reader.problem('providers', `${provider} credential helper is not supported (default and amazon are)`);
+    }
+  }
+  reader.rejectUnknown();
+  return secrets;
 }
 
 function readAttestorSet(reader: FieldReader): AttestorSet {
@@ -380,13 +468,18 @@ function readAttestorSet(reader: FieldReader): AttestorSet {
   return { path: formatPath(reader.path), count, entries };
 }
 
-function readAttestorEntry(reader: FieldReader): KeyAttestor[] {
+function readAttestorEntry(reader: FieldReader): Attestor[] {
   const annotations = reader.stringMap('annotations');
-  const repository = reader.string('repository');
+  const repository = readRepository(reader);
   const entryHash = readHash(reader, 'signatureAlgorithm');
   const keys = reader.object('keys');
-  let attestors: KeyAttestor[] = [];
-  if (keys) {
+  const nested = reader.object('attestor');
+  let attestors: Attestor[] = [];
+  if (keys && nested) {
+    reader.problem(undefined, 'must have exactly one of keys, certificates, keyless or attestor');
+  } else if (nested) {
+    attestors = [{ path: formatPath(nested.path), kind: 'set', set: readAttestorSet(nested) }];
+  } else if (keys) {
     const hash = readHash(keys, 'signatureAlgorithm') ?? entryHash ?? 'sha256';
     const rekor = keys.object('rekor');
     if (rekor) {
@@ -436,6 +529,24 @@ function readKeys(
     reader.problem(String(path[path.length - 1]), error.message);
     return [];
   }
+}
+
+/** A signature `repository`: `registry/path` with no tag or digest. */
+function readRepository(reader: FieldReader): string | undefined {
+  const repository = reader.string('repository');
+  if (repository === undefined) return undefined;
+  const path = repository.slice(repository.indexOf('/') + 1);
+  if (repository.includes('@') || path.includes(':')) {
+    reader.problem('repository', 'must name a repository without a tag or digest');
+    return undefined;
+  }
+  try {
+    parseImageReference(repository);
+  } catch (error) {
+    reader.problem('repository', describeError(error));
+    return undefined;
+  }
+  return repository;
 }
 
 function readHash(reader: FieldReader, name: string): SignatureHash | undefined {

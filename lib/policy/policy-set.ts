@@ -1,18 +1,18 @@
-import { createHash } from 'node:crypto';
 import { parsePolicyText } from './parse';
-import { PolicyLoadError, type PolicyProblem } from './problems';
+import type { PolicyProblem } from './problems';
 import type { Policy } from './types';
 
 /** Every policy that applies to one cluster, and a version that changes whenever any of them does. */
 export interface PolicySet {
   readonly policies: readonly Policy[];
-  /** sha256 over the sources and their contents; part of every decision and cache key. */
+  /** Hash of the objects' keys and etags; part of every decision and cache key. */
   readonly version: string;
 }
 
 /** Port: the policy set in force now. Throws when no valid set could ever be loaded. */
 export interface PolicyProvider {
-  current(): Promise<PolicySet>;
+  /** The set for `cluster` (the shared policies plus its own), or the shared set without one. */
+  current(cluster?: string): Promise<PolicySet>;
 }
 
 /** One policy file's name and text, from a folder or an object store. */
@@ -48,15 +48,4 @@ export function parsePolicyFiles(files: readonly PolicyFile[]): {
     seen.set(id, policy.source);
   }
   return { policies, problems };
-}
-
-/** Builds a policy set, or throws {@link PolicyLoadError} listing every problem in every file. */
-export function buildPolicySet(files: readonly PolicyFile[]): PolicySet {
-  const { policies, problems } = parsePolicyFiles(files);
-  if (problems.length > 0) throw new PolicyLoadError(problems);
-  const hash = createHash('sha256');
-  for (const file of [...files].sort((a, b) => a.name.localeCompare(b.name))) {
-    hash.update(file.name).update('\0').update(file.text).update('\0');
-  }
-  return { policies, version: hash.digest('hex').slice(0, 16) };
 }

@@ -24,6 +24,20 @@ export interface Rule {
   readonly match: ResourceFilter;
   readonly exclude: ResourceFilter | undefined;
   readonly verifyImages: readonly ImageVerification[];
+  /** Custom image locations per resource kind (`imageExtractors`), replacing the built-in pod paths. */
+  readonly imageExtractors: Readonly<Record<string, readonly ImageExtractor[]>>;
+}
+
+/** Kyverno `imageExtractors.<Kind>[]`: where images sit in a custom resource. */
+export interface ImageExtractor {
+  /** RFC 6901-style path; `*` expands every element of a list or map. */
+  readonly path: string;
+  /** Field of each element holding the image; empty when `path` points at the image itself. */
+  readonly value: string;
+  /** Field of each element naming it (used as the container name); defaults to the index or map key. */
+  readonly key: string;
+  /** Name of this extractor group (Kyverno's `name`). */
+  readonly name: string;
 }
 
 /** `match` / `exclude`: every `all` entry and at least one `any` entry must hold. */
@@ -32,7 +46,15 @@ export interface ResourceFilter {
   readonly all: readonly ResourceDescription[];
 }
 
+/** `subjects[]`: who sent the request, from the AdmissionReview's userInfo. */
+export interface Subject {
+  readonly kind: 'User' | 'Group' | 'ServiceAccount';
+  readonly name: string;
+  readonly namespace: string | undefined;
+}
+
 export interface ResourceDescription {
+  readonly subjects: readonly Subject[];
   readonly kinds: readonly string[];
   readonly names: readonly string[];
   readonly namespaces: readonly string[];
@@ -70,13 +92,25 @@ export interface ImageVerification {
   readonly verifyDigest: boolean;
   readonly required: boolean;
   readonly useCache: boolean;
+  /** `imageRegistryCredentials.secrets`: Secrets Manager ids of Docker config secrets. */
+  readonly credentialSecrets: readonly string[];
 }
 
 /** `attestors[]` entry: `count` of its entries must pass (all of them when unset). */
 export interface AttestorSet {
   readonly path: string;
   readonly count: number | undefined;
-  readonly entries: readonly KeyAttestor[];
+  readonly entries: readonly Attestor[];
+}
+
+/** One entry of an attestor set. */
+export type Attestor = KeyAttestor | NestedAttestor;
+
+/** `entries[].attestor`: a nested set that passes or fails as one entry. */
+export interface NestedAttestor {
+  readonly path: string;
+  readonly kind: 'set';
+  readonly set: AttestorSet;
 }
 
 /** A public key an image signature must verify with (one per key in `publicKeys`). */

@@ -1,5 +1,5 @@
 import type { SignatureLayer } from '../oci/cosign';
-import type { AttestorSet, KeyAttestor } from '../policy/types';
+import type { Attestor, AttestorSet, KeyAttestor } from '../policy/types';
 import { verifyLayersWithKey } from './cosign-key';
 
 /** The signatures found at one location, or why they could not be fetched. */
@@ -43,18 +43,34 @@ function evaluateSet(
   const failures: string[] = [];
   const errors: string[] = [];
   for (const attestor of set.entries) {
-    const signatures = signaturesFor(attestor);
-    if (!signatures.ok) {
-      (signatures.trusted === 'unknown' ? errors : failures).push(signatures.reason);
-      continue;
-    }
-    const result = verifyLayersWithKey(signatures.layers, imageDigest, attestor);
-    if (result.verified) passed++;
-    else failures.push(result.reason);
+    const outcome = evaluateAttestor(attestor, imageDigest, signaturesFor);
+    if (outcome.status === 'pass') passed++;
+    else (outcome.status === 'error' ? errors : failures).push(outcome.reason);
   }
   if (passed >= required) return { status: 'pass' };
   if (passed + errors.length >= required) return { status: 'error', reason: distinct(errors) };
   return { status: 'fail', reason: distinct(failures.length > 0 ? failures : errors) };
+}
+
+function evaluateAttestor(
+  attestor: Attestor,
+  imageDigest: string,
+  signaturesFor: (attestor: KeyAttestor) => FetchedSignatures,
+): AttestorOutcome {
+  if (attestor.kind === 'set') return evaluateSet(attestor.set, imageDigest, signaturesFor);
+  const signatures = signaturesFor(attestor);
+  if (!signatures.ok) {
+    return { status: signatures.trusted === 'unknown' ? 'error' : 'fail', reason: signatures.reason };
+  }
+  const result = verifyLayersWithKey(signatures.layers, imageDigest, attestor);
+  return result.verified ? { status: 'pass' } : { status: 'fail', reason: result.reason };
+}
+
+/** Every leaf (key) attestor of the sets, nested sets included. */
+export function leafAttestors(sets: readonly AttestorSet[]): KeyAttestor[] {
+  return sets.flatMap((set) =>
+    set.entries.flatMap((attestor) => (attestor.kind === 'set' ? leafAttestors([attestor.set]) : [attestor])),
+  );
 }
 
 function distinct(reasons: readonly string[]): string {

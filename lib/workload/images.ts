@@ -1,3 +1,5 @@
+import { escapePointerSegment } from '../patch/pointer';
+
 /** Where a container image sits in a resource. */
 export interface ImageSite {
   /** The image as written in the resource. */
@@ -5,10 +7,18 @@ export interface ImageSite {
   /** RFC 6901 pointer to the image field, e.g. `/spec/template/spec/containers/0/image`. */
   readonly pointer: string;
   readonly containerName: string;
-  readonly field: ContainerField;
+  /** The pod spec list the image is in, or `custom` when an image extractor found it. */
+  readonly field: ContainerField | 'custom';
 }
 
 export type ContainerField = 'initContainers' | 'containers' | 'ephemeralContainers';
+
+/** Where images sit in a custom resource (Kyverno's `imageExtractors` entry). */
+export interface ImageLocator {
+  readonly path: string;
+  readonly value: string;
+  readonly key: string;
+}
 
 const CONTAINER_FIELDS: readonly ContainerField[] = ['initContainers', 'containers', 'ephemeralContainers'];
 
@@ -30,10 +40,16 @@ export function hasPodSpec(kind: string): boolean {
 }
 
 /**
- * Every container image of a Pod or pod controller, in the order init, regular, ephemeral,
- * each with its JSON pointer. Entries without a string image are left out.
+ * Every container image of a resource with its JSON pointer: through `locators` when given (a
+ * rule's `imageExtractors` for this kind), else the pod spec of a Pod or pod controller in the
+ * order init, regular, ephemeral. Entries without a string image are left out.
  */
-export function extractImageSites(kind: string, object: unknown): ImageSite[] {
+export function extractImageSites(
+  kind: string,
+  object: unknown,
+  locators?: readonly ImageLocator[],
+): ImageSite[] {
+  if (locators && locators.length > 0) return locators.flatMap((locator) => locateImages(object, locator));
   const path = POD_SPEC_PATHS[kind];
   if (!path) return [];
   let podSpec: unknown = object;
@@ -55,5 +71,41 @@ export function extractImageSites(kind: string, object: unknown): ImageSite[] {
       });
     });
   }
+  return sites;
+}
+
+function locateImages(object: unknown, locator: ImageLocator): ImageSite[] {
+  const segments = locator.path
+    .split('/')
+    .slice(1)
+    .filter((segment) => segment !== '')
+    .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const sites: ImageSite[] = [];
+  const visit = (node: unknown, depth: number, pointer: readonly string[], label: string): void => {
+    if (depth === segments.length) {
+      const holder = node as Record<string, unknown> | undefined;
+      const image = locator.value ? holder?.[locator.value] : node;
+      if (typeof image !== 'string') return;
+      const named = locator.key ? holder?.[locator.key] : undefined;
+      sites.push({
+        image,
+        pointer: `/${[...pointer, ...(locator.value ? [locator.value] : [])].map(escapePointerSegment).join('/')}`,
+        containerName: typeof named === 'string' ? named : label,
+        field: 'custom',
+      });
+      return;
+    }
+    const segment = segments[depth] ?? '';
+    if (typeof node !== 'object' || node === null) return;
+    if (segment === '*') {
+      const entries: [string, unknown][] = Array.isArray(node)
+        ? node.map((item: unknown, index) => [String(index), item])
+        : Object.entries(node);
+      for (const [key, child] of entries) visit(child, depth + 1, [...pointer, key], key);
+      return;
+    }
+    visit((node as Record<string, unknown>)[segment], depth + 1, [...pointer, segment], segment);
+  };
+  visit(object, 0, [], '');
   return sites;
 }

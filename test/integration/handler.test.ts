@@ -4,22 +4,20 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { Context } from 'aws-lambda';
+import { httpEvent, loadHandler, type Handler } from '../support/handler';
 import { applyJsonPatch } from '../support/kubectl';
 import {
   blockedText,
+  parseBlocked,
   decodePatch,
+  imageOps,
   podObject,
   podReview,
   startKyvernoScenario,
   type KyvernoScenario,
   type PolicySyntax,
 } from '../support/scenario';
-
-type Handler = (
-  event: APIGatewayProxyEventV2,
-  context: Context,
-) => Promise<APIGatewayProxyStructuredResultV2>;
 
 let scenario: KyvernoScenario;
 
@@ -30,34 +28,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await scenario?.stop();
 });
-
-/** Loads functions/admit.ts afresh with the given environment, as a Lambda cold start would. */
-function loadHandler(env: Record<string, string>): Handler {
-  const saved = { ...process.env };
-  Object.assign(process.env, env);
-  try {
-    let handler: Handler | undefined;
-    jest.isolateModules(() => {
-      handler = jest.requireActual<{ handler: Handler }>('../../functions/admit').handler;
-    });
-    return handler!;
-  } finally {
-    process.env = saved;
-  }
-}
-
-function httpEvent(body: string, isBase64Encoded = false): APIGatewayProxyEventV2 {
-  return {
-    version: '2.0',
-    routeKey: 'POST /admit',
-    rawPath: '/admit',
-    rawQueryString: '',
-    headers: { 'content-type': 'application/json' },
-    requestContext: {} as APIGatewayProxyEventV2['requestContext'],
-    body,
-    isBase64Encoded,
-  };
-}
 
 async function admit(handler: Handler, review: unknown) {
   const result = await handler(httpEvent(JSON.stringify(review)), {} as Context);
@@ -92,12 +62,14 @@ describe.each<PolicySyntax>(['current', 'original'])('the sample policy in the %
     expect(review.response).toMatchObject({ uid: 'uid-signed', allowed: true, patchType: 'JSONPatch' });
     const pinned = `${image}@${scenario.digests.signed}`;
     const patch = decodePatch(review.response);
-    expect(patch).toEqual([{ op: 'replace', path: '/spec/containers/0/image', value: pinned }]);
+    expect(imageOps(patch)).toEqual([{ op: 'replace', path: '/spec/containers/0/image', value: pinned }]);
 
     const patched = (await applyJsonPatch(podObject('signed', [image]), patch)) as {
+      metadata: { annotations: Record<string, string> };
       spec: { containers: { image: string }[] };
     };
     expect(patched.spec.containers[0]?.image).toBe(pinned);
+    expect(patched.metadata.annotations['imagegate.io/policy-set']).toMatch(/^[0-9a-f]{16}$/);
   });
 
   test('denies the unsigned image: signature not found', async () => {
@@ -106,7 +78,7 @@ describe.each<PolicySyntax>(['current', 'original'])('the sample policy in the %
 
     expect(review.response.allowed).toBe(false);
     expect(review.response.patch).toBeUndefined();
-    expect(review.response.status?.message).toBe(
+    expect(parseBlocked(review.response.status?.message)).toEqual(
       blockedText('unsigned', `image verification failed for ${image}: signature not found`),
     );
   });
@@ -116,7 +88,7 @@ describe.each<PolicySyntax>(['current', 'original'])('the sample policy in the %
     const review = await admit(handler, podReview('wrongkey', [image]));
 
     expect(review.response.allowed).toBe(false);
-    expect(review.response.status?.message).toBe(
+    expect(parseBlocked(review.response.status?.message)).toEqual(
       blockedText('wrongkey', `image verification failed for ${image}: invalid signature`),
     );
   });
@@ -148,7 +120,7 @@ describe('answers', () => {
     const body = Buffer.from(JSON.stringify(podReview('b64', [scenario.image('unsigned')]))).toString(
       'base64',
     );
-    const result = await handler(httpEvent(body, true), {} as Context);
+    const result = await handler(httpEvent(body, { isBase64Encoded: true }), {} as Context);
     expect(JSON.parse(result.body ?? '').response.allowed).toBe(false);
   });
 
@@ -160,7 +132,8 @@ describe('answers', () => {
   test('a pinned image is verified and left unpatched', async () => {
     const image = `${scenario.image('signed')}@${scenario.digests.signed}`;
     const review = await admit(handler, podReview('pinned', [image]));
-    expect(review.response).toEqual({ uid: 'uid-pinned', allowed: true });
+    expect(review.response).toMatchObject({ uid: 'uid-pinned', allowed: true });
+    expect(imageOps(decodePatch(review.response))).toEqual([]);
   });
 
   test('a pinned digest whose signature belongs to another digest is denied', async () => {
@@ -176,7 +149,7 @@ describe('answers', () => {
       podReview('mixed', [scenario.image('signed'), scenario.image('unsigned')]),
     );
     expect(review.response.allowed).toBe(false);
-    expect(review.response.status?.message).toBe(
+    expect(parseBlocked(review.response.status?.message)).toEqual(
       blockedText(
         'mixed',
         `image verification failed for ${scenario.image('unsigned')}: signature not found`,
@@ -279,7 +252,7 @@ describe('registry failures are "could not verify", not "invalid signature"', ()
     const image = `${closedHost}/team/app:1.0`;
     const review = await admit(await handlerFor(closedHost), podReview('down', [image]));
     expect(review.response.allowed).toBe(false);
-    expect(review.response.status?.message).toBe(
+    expect(parseBlocked(review.response.status?.message)).toEqual(
       blockedText(
         'down',
         `could not verify image ${image}: registry ${closedHost} unreachable (ECONNREFUSED)`,
@@ -291,7 +264,7 @@ describe('registry failures are "could not verify", not "invalid signature"', ()
     const image = `${failingHost}/team/app:1.0`;
     const review = await admit(await handlerFor(failingHost), podReview('maintenance', [image]));
     expect(review.response.allowed).toBe(false);
-    expect(review.response.status?.message).toBe(
+    expect(parseBlocked(review.response.status?.message)).toEqual(
       blockedText(
         'maintenance',
         `could not verify image ${image}: registry ${failingHost} answered HTTP 503 for manifest team/app:1.0`,
@@ -308,13 +281,14 @@ describe('Audit', () => {
     });
     const image = scenario.image('unsigned');
     const review = await admit(handler, podReview('audited', [image]));
-    expect(review.response).toEqual({
+    expect(review.response).toMatchObject({
       uid: 'uid-audited',
       allowed: true,
       warnings: [
         `policy check-image.check-image: image verification failed for ${image}: signature not found`,
       ],
     });
+    expect(imageOps(decodePatch(review.response))).toEqual([]);
   });
 
   test('a verified but unpinned image is reported as missing its digest (verifyDigest)', async () => {
@@ -324,10 +298,11 @@ describe('Audit', () => {
     });
     const image = scenario.image('signed');
     const review = await admit(handler, podReview('unpinned', [image]));
-    expect(review.response).toEqual({
+    expect(review.response).toMatchObject({
       uid: 'uid-unpinned',
       allowed: true,
       warnings: [`policy check-image.check-image: missing digest for ${image}`],
     });
+    expect(imageOps(decodePatch(review.response))).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { generateKeyPair, signImage, type TestKeyPair } from './cosign-signer';
 import { pushImage } from './images';
 import { startRegistry, type TestRegistry } from './registry';
@@ -168,12 +169,24 @@ export async function startKyvernoScenario(): Promise<KyvernoScenario> {
   }
 }
 
-/** Kyverno's denial text for one failing rule of the sample policy. */
-export function blockedText(podName: string, ruleMessage: string): string {
-  return (
-    `\n\nresource Pod/default/${podName} was blocked due to the following policies \n\n` +
-    `check-image:\n  check-image: '${ruleMessage}'\n`
-  );
+/** A denial as people and tools read it: the resource named in the header and the policy -> rule -> message map. */
+export interface BlockedMessage {
+  readonly resource: string;
+  readonly tree: unknown;
+}
+
+const BLOCKED_HEADER = /^\n\nresource (\S+) was blocked due to the following policies \n\n/;
+
+/** Reads Kyverno's denial layout; the exact bytes (line folding) are pinned by the unit tests. */
+export function parseBlocked(message: string | undefined): BlockedMessage {
+  const header = BLOCKED_HEADER.exec(message ?? '');
+  if (!header) throw new Error(`not a Kyverno denial: ${JSON.stringify(message)}`);
+  return { resource: header[1] ?? '', tree: parse((message ?? '').slice(header[0].length)) as unknown };
+}
+
+/** The denial of Pod `podName` in `default` by the sample policy's one rule. */
+export function blockedText(podName: string, ruleMessage: string): BlockedMessage {
+  return { resource: `Pod/default/${podName}`, tree: { 'check-image': { 'check-image': ruleMessage } } };
 }
 
 /** The JSONPatch of an AdmissionReview response, decoded. */
@@ -181,4 +194,9 @@ export function decodePatch(response: { patch?: string }): unknown[] {
   return response.patch
     ? (JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as unknown[])
     : [];
+}
+
+/** The ops of a patch that change images (everything outside /metadata). */
+export function imageOps(patch: readonly unknown[]): unknown[] {
+  return patch.filter((op) => !(op as { path: string }).path.startsWith('/metadata'));
 }

@@ -1,0 +1,27 @@
+import { ECRClient } from '@aws-sdk/client-ecr';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { AwsAdapters } from '../runtime';
+import { EcrCredentials } from './ecr';
+import { S3PolicyStore } from './s3-policy-store';
+import { SecretsManagerReader } from './secrets-manager';
+
+/**
+ * The AWS SDK clients, configured by the SDK's standard environment (region, credentials from
+ * the function's role, `AWS_ENDPOINT_URL_*` overrides). The only module that creates them.
+ */
+export function createAwsAdapters(): AwsAdapters {
+  return {
+    policyStore: (bucket, prefix) =>
+      new S3PolicyStore(
+        new S3Client({
+          requestChecksumCalculation: 'WHEN_REQUIRED',
+          responseChecksumValidation: 'WHEN_REQUIRED',
+        }),
+        bucket,
+        prefix,
+      ),
+    secrets: () => new SecretsManagerReader(new SecretsManagerClient({})),
+    ecrCredentials: () => new EcrCredentials((region) => new ECRClient({ region })),
+  };
+}

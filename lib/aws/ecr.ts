@@ -1,0 +1,62 @@
+import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { ECR_HOST } from '../oci/credentials';
+import type { RegistryCredential } from '../oci/registry';
+
+/** Renew this long before the token's own expiry (tokens last 12 hours). */
+const RENEW_BEFORE_MS = 15 * 60_000;
+
+/**
+ * ECR credentials from the function's own IAM role (`ecr:GetAuthorizationToken`), one token
+ * per account and region, cached until shortly before it expires and shared by concurrent
+ * requests: never one call per admission.
+ */
+export class EcrCredentials {
+  private readonly tokens = new Map<string, Promise<{ credential: RegistryCredential; expiresAt: number }>>();
+  private readonly clients = new Map<string, ECRClient>();
+
+  constructor(
+    private readonly makeClient: (region: string) => ECRClient = (region) => new ECRClient({ region }),
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async lookup(registry: string): Promise<RegistryCredential | undefined> {
+    const match = ECR_HOST.exec(registry);
+    if (!match) return undefined;
+    const [, account = '', region = ''] = match;
+    const key = `${account}/${region}`;
+    let pending = this.tokens.get(key);
+    if (pending) {
+      const token = await pending.catch(() => undefined);
+      if (token && token.expiresAt - RENEW_BEFORE_MS > this.now()) return token.credential;
+    }
+    pending = this.fetch(account, region);
+    this.tokens.set(key, pending);
+    pending.catch(() => this.tokens.delete(key));
+    return (await pending).credential;
+  }
+
+  /** Drops the cached token of an ECR registry that refused it; false for other registries. */
+  invalidate(registry: string): boolean {
+    const match = ECR_HOST.exec(registry);
+    if (!match) return false;
+    this.tokens.delete(`${match[1] ?? ''}/${match[2] ?? ''}`);
+    return true;
+  }
+
+  private async fetch(account: string, region: string) {
+    let client = this.clients.get(region);
+    if (!client) {
+      client = this.makeClient(region);
+      this.clients.set(region, client);
+    }
+    const response = await client.send(new GetAuthorizationTokenCommand({ registryIds: [account] }));
+    const data = response.authorizationData?.[0];
+    const decoded = Buffer.from(data?.authorizationToken ?? '', 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon <= 0) throw new Error(`ECR returned no authorization token for ${account} in ${region}`);
+    return {
+      credential: { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) },
+      expiresAt: data?.expiresAt?.getTime() ?? this.now() + 60 * 60_000,
+    };
+  }
+}

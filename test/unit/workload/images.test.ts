@@ -1,0 +1,123 @@
+import { extractImageSites, hasPodSpec } from '../../../lib/workload/images';
+
+const podSpec = {
+  initContainers: [{ name: 'init', image: 'busybox:1.36' }],
+  containers: [
+    { name: 'app', image: 'ghcr.io/kyverno/test-verify-image:signed' },
+    { name: 'sidecar', image: 'nginx' },
+  ],
+  ephemeralContainers: [{ name: 'debugger', image: 'ghcr.io/org/debug:1' }],
+};
+
+describe('extractImageSites', () => {
+  test('a Pod: init, regular and ephemeral containers, in that order, with their pointers', () => {
+    expect(extractImageSites('Pod', { spec: podSpec })).toEqual([
+      {
+        image: 'busybox:1.36',
+        pointer: '/spec/initContainers/0/image',
+        containerName: 'init',
+        field: 'initContainers',
+      },
+      {
+        image: 'ghcr.io/kyverno/test-verify-image:signed',
+        pointer: '/spec/containers/0/image',
+        containerName: 'app',
+        field: 'containers',
+      },
+      { image: 'nginx', pointer: '/spec/containers/1/image', containerName: 'sidecar', field: 'containers' },
+      {
+        image: 'ghcr.io/org/debug:1',
+        pointer: '/spec/ephemeralContainers/0/image',
+        containerName: 'debugger',
+        field: 'ephemeralContainers',
+      },
+    ]);
+  });
+
+  test.each(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'ReplicationController', 'Job'])(
+    'a %s: images under /spec/template/spec/',
+    (kind) => {
+      const sites = extractImageSites(kind, { spec: { template: { spec: podSpec } } });
+
+      expect(sites.map((site) => site.pointer)).toEqual([
+        '/spec/template/spec/initContainers/0/image',
+        '/spec/template/spec/containers/0/image',
+        '/spec/template/spec/containers/1/image',
+        '/spec/template/spec/ephemeralContainers/0/image',
+      ]);
+    },
+  );
+
+  test('a CronJob: images under /spec/jobTemplate/spec/template/spec/', () => {
+    const sites = extractImageSites('CronJob', {
+      spec: { jobTemplate: { spec: { template: { spec: podSpec } } } },
+    });
+
+    expect(sites.map((site) => [site.pointer, site.image])).toEqual([
+      ['/spec/jobTemplate/spec/template/spec/initContainers/0/image', 'busybox:1.36'],
+      ['/spec/jobTemplate/spec/template/spec/containers/0/image', 'ghcr.io/kyverno/test-verify-image:signed'],
+      ['/spec/jobTemplate/spec/template/spec/containers/1/image', 'nginx'],
+      ['/spec/jobTemplate/spec/template/spec/ephemeralContainers/0/image', 'ghcr.io/org/debug:1'],
+    ]);
+  });
+
+  test('an unknown kind has no images', () => {
+    expect(extractImageSites('ConfigMap', { spec: podSpec })).toEqual([]);
+    expect(extractImageSites('Service', { spec: { template: { spec: podSpec } } })).toEqual([]);
+  });
+
+  test('a container without a string image is left out; the others keep their index', () => {
+    const sites = extractImageSites('Pod', {
+      spec: {
+        containers: [
+          { name: 'broken' },
+          { name: 'numeric', image: 42 },
+          null,
+          { name: 'ok', image: 'nginx' },
+        ],
+      },
+    });
+
+    expect(sites).toEqual([
+      { image: 'nginx', pointer: '/spec/containers/3/image', containerName: 'ok', field: 'containers' },
+    ]);
+  });
+
+  test('an unnamed container gets an empty name', () => {
+    expect(extractImageSites('Pod', { spec: { containers: [{ image: 'nginx' }] } })[0]!.containerName).toBe(
+      '',
+    );
+  });
+
+  test.each([
+    ['no object', undefined],
+    ['no spec', { metadata: {} }],
+    ['a spec that is not an object', { spec: 'x' }],
+    ['containers that are not a list', { spec: { containers: { image: 'nginx' } } }],
+  ])('%s -> no images', (_name, object) => {
+    expect(extractImageSites('Pod', object)).toEqual([]);
+  });
+
+  test('a Deployment without a template has no images', () => {
+    expect(extractImageSites('Deployment', { spec: { replicas: 1 } })).toEqual([]);
+  });
+});
+
+describe('hasPodSpec', () => {
+  test('knows Pod and the pod controllers only', () => {
+    for (const kind of [
+      'Pod',
+      'Deployment',
+      'StatefulSet',
+      'DaemonSet',
+      'ReplicaSet',
+      'ReplicationController',
+      'Job',
+      'CronJob',
+    ]) {
+      expect(hasPodSpec(kind)).toBe(true);
+    }
+    expect(hasPodSpec('ConfigMap')).toBe(false);
+    expect(hasPodSpec('toString')).toBe(false);
+  });
+});
