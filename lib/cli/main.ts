@@ -8,10 +8,12 @@ import { parsePolicyFiles } from '../policy/policy-set';
 import { formatProblem, PolicyLoadError } from '../policy/problems';
 import { createRuntime } from '../runtime';
 import { answerAdmissionReview, type Log } from '../webhook';
+import { webhookConfigCommand } from './webhook-config';
 
 const USAGE = `usage:
   imagegate review [--policies PATH] [--insecure-registry HOST:PORT]... [FILE|-]
-  imagegate policy lint PATH...`;
+  imagegate policy lint PATH...
+  imagegate webhook-config --url URL --cluster NAME [--token TOKEN|-] [--timeout 15] [--failure-policy Fail|Ignore] [--name imagegate]`;
 
 /** A failure the CLI reports as one line on stderr with exit code 2. */
 class UsageError extends Error {}
@@ -33,6 +35,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const [command, ...rest] = argv;
     if (command === 'review') return await review(rest, io);
     if (command === 'policy' && rest[0] === 'lint') return await lint(rest.slice(1), io);
+    if (command === 'webhook-config') return await webhookConfigCommand(rest, io);
     throw new UsageError(
       command === undefined
         ? 'missing command'

@@ -61,8 +61,13 @@ const UNSUPPORTED_ATTESTOR_FIELDS: Record<string, string> = {
 const UNSUPPORTED_KEY_FIELDS: Record<string, string> = {
   kms: 'KMS keys are ' + NOT_YET + '; put the public key PEM in publicKeys',
   secret: 'an external webhook cannot read Kubernetes Secrets; put the public key PEM in publicKeys',
-  ctlog: 'certificate transparency applies to certificates, not to public keys',
 };
+
+const KMS_OR_SECRET_REFERENCE: [RegExp, string][] = [
+  [/^k8s:\/\//, UNSUPPORTED_KEY_FIELDS.secret ?? ''],
+  [/^(?:awskms|gcpkms|azurekms|hashivault):\/\//, UNSUPPORTED_KEY_FIELDS.kms ?? ''],
+  [/\{\{.*\}\}/s, 'Kyverno variables ({{ ... }}) need cluster context imagegate does not have; put the PEM itself here'],
+];
 const NAMESPACE_SELECTOR =
   'an external webhook cannot read Namespace labels; select namespaces with the namespaceSelector of the MutatingWebhookConfiguration instead';
 const CLUSTER_RBAC =
@@ -387,7 +392,7 @@ function readSelector(reader: FieldReader): LabelSelector {
 function readVerifyImages(reader: FieldReader, defaults: PolicyDefaults): ImageVerification | undefined {
   const path = reader.path;
   const type = reader.string('type', { allowed: ['Cosign', 'SigstoreBundle', 'Notary'] }) ?? 'Cosign';
-  if (type !== 'Cosign') reader.problem('type', `${type} is not supported: ${NOT_YET}`);
+  if (type !== 'Cosign') reader.problem('type', `is not supported: ${type} verification is ${NOT_YET}`);
 
   const image = reader.string('image');
   const imageReferences = [...reader.stringList('imageReferences'), ...(image ? [image] : [])];
@@ -416,9 +421,6 @@ function readVerifyImages(reader: FieldReader, defaults: PolicyDefaults): ImageV
     attestorSets.push({ path: formatPath([...path, 'key']), count: undefined, entries });
   } else if (Object.keys(legacyAnnotations).length > 0) {
     reader.problem('annotations', 'applies only together with the rule-level key');
-  }
-  if (attestorSets.length === 0 && !reader.has('attestations')) {
-    reader.problem('attestors', 'is required: name at least one attestor (keys) to verify images against');
   }
   reader.rejectUnknown(UNSUPPORTED_VERIFY_FIELDS);
 
@@ -489,11 +491,17 @@ function readAttestorEntry(reader: FieldReader): Attestor[] {
       if (!ignoreTlog) {
         rekor.problem(
           undefined,
-          'transparency-log verification for key attestors is ' +
+          'is not supported: requiring a transparency-log entry for key signatures is ' +
             NOT_YET +
             '; set ignoreTlog: true or remove rekor',
         );
       }
+    }
+    const ctlog = keys.object('ctlog');
+    if (ctlog) {
+      // SCTs live in certificates: for a bare key, ignoreSCT and the CT key change nothing.
+      ctlog.accept('ignoreSCT', 'pubkey');
+      ctlog.rejectUnknown({ tsaCertChain: 'RFC 3161 timestamps are ' + NOT_YET });
     }
     const publicKeys = keys.string('publicKeys', { required: !keys.has('kms') && !keys.has('secret') });
     if (publicKeys !== undefined) {
@@ -515,6 +523,11 @@ function readKeys(
   annotations: Record<string, string>,
   repository: string | undefined,
 ): KeyAttestor[] {
+  const reference = KMS_OR_SECRET_REFERENCE.find(([pattern]) => pattern.test(pem.trim()));
+  if (reference) {
+    reader.problem(String(path[path.length - 1]), `is not supported: ${reference[1]}`);
+    return [];
+  }
   try {
     return parsePublicKeys(pem).map((key) => ({
       path: formatPath(path),

@@ -416,7 +416,7 @@ describe('parsePolicyText: unknown and unsupported fields', () => {
     const { problems } = parseProblems(withRekor([]));
     expect(problems[0]!.path).toBe('spec.rules[0].verifyImages[0].attestors[0].entries[0].keys.rekor');
     expect(problems[0]!.message).toMatch(
-      /^transparency-log verification for key attestors is not implemented/,
+      /^is not supported: requiring a transparency-log entry for key signatures is not implemented/,
     );
 
     expect(parseOk(withRekor(['            ignoreTlog: true']))).toHaveLength(1);
@@ -613,11 +613,33 @@ describe('parsePolicyText: keys and attestor sets', () => {
     expect(problems.map((problem) => problem.path)).toEqual(['spec.rules[0].verifyImages[0].key']);
   });
 
-  test('an entry without attestors is refused', () => {
-    const { problems } = parseProblems(policyYaml({ entry: ['failureAction: Enforce'] }));
+  test('an entry without attestors loads: Kyverno digest-only checks (pin, or require a digest)', () => {
+    const [policy] = parseOk(policyYaml({ entry: ['failureAction: Enforce', 'verifyDigest: true'] }));
 
-    expect(problems.map((problem) => `${problem.path}: ${problem.message}`)).toEqual([
-      'spec.rules[0].verifyImages[0].attestors: is required: name at least one attestor (keys) to verify images against',
+    expect(policy!.rules[0]!.verifyImages[0]!.attestorSets).toEqual([]);
+  });
+
+  test.each([
+    ['k8s://kyverno/cosign-key', /^is not supported: an external webhook cannot read Kubernetes Secrets/],
+    ['awskms://alias/cosign', /^is not supported: KMS keys are not implemented/],
+    ['{{ keys.data.org }}', /^is not supported: Kyverno variables/],
+  ])('a key given as %s is refused as unsupported, not as a bad PEM', (key, reason) => {
+    const { problems } = parseProblems(
+      policyYaml({
+        entry: [
+          'failureAction: Enforce',
+          'attestors:',
+          '  - entries:',
+          '      - keys:',
+          `          publicKeys: "${key}"`,
+        ],
+      }),
+    );
+    expect(problems).toEqual([
+      expect.objectContaining({
+        path: 'spec.rules[0].verifyImages[0].attestors[0].entries[0].keys.publicKeys',
+        message: expect.stringMatching(reason),
+      }),
     ]);
   });
 
