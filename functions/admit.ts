@@ -10,10 +10,12 @@ const config = readConfig(process.env);
 const logger = new Logger({ serviceName: 'imagegate', logLevel: config.logLevel });
 // The AWS SDK is loaded only when the configuration uses S3, Secrets Manager or ECR: a lazy
 // require keeps it out of module initialisation for everything else.
-const runtime = createRuntime(config, logger, () => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const adapters = require('../lib/aws/adapters') as typeof AwsAdaptersModule;
-  return adapters.createAwsAdapters();
+const runtime = createRuntime(config, logger, {
+  aws: () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const adapters = require('../lib/aws/adapters') as typeof AwsAdaptersModule;
+    return adapters.createAwsAdapters();
+  },
 });
 if (!runtime.tokens) logger.warn('IMAGEGATE_CLUSTER_TOKENS is not set: requests are not authenticated');
 

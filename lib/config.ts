@@ -9,6 +9,8 @@ export type PolicySourceConfig =
 export interface Config {
   readonly policies: PolicySourceConfig;
   readonly policyRefreshMs: number;
+  /** How long secret values (tokens, registry credentials) are cached. */
+  readonly secretCacheMs: number;
   /** Secrets Manager id of the cluster token map, or a template with `{cluster}`; unset = no token (local use). */
   readonly clusterTokenSecret: string | undefined;
   /** Secrets Manager ids of Docker config JSON secrets with registry credentials. */
@@ -33,17 +35,18 @@ export function readConfig(env: Readonly<Record<string, string | undefined>>): C
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError('INVALID_CONFIG', `IMAGEGATE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
   }
-  const refresh = Number(env.IMAGEGATE_POLICY_REFRESH_SECONDS || '30');
-  if (!Number.isFinite(refresh) || refresh < 0) {
-    throw new ConfigError(
-      'INVALID_CONFIG',
-      'IMAGEGATE_POLICY_REFRESH_SECONDS must be a number of seconds >= 0',
-    );
-  }
+  const seconds = (name: string, fallback: number): number => {
+    const value = Number(env[name] || fallback);
+    if (!Number.isFinite(value) || value < 0) {
+      throw new ConfigError('INVALID_CONFIG', `${name} must be a number of seconds >= 0`);
+    }
+    return value * 1000;
+  };
   const tokens = env.IMAGEGATE_CLUSTER_TOKENS?.trim();
   return {
     policies: parsePolicySource(env.IMAGEGATE_POLICIES?.trim() || './policies'),
-    policyRefreshMs: refresh * 1000,
+    policyRefreshMs: seconds('IMAGEGATE_POLICY_REFRESH_SECONDS', 30),
+    secretCacheMs: seconds('IMAGEGATE_SECRET_CACHE_SECONDS', 300),
     clusterTokenSecret: tokens ? parseSecretRef(tokens, 'IMAGEGATE_CLUSTER_TOKENS') : undefined,
     registryCredentialSecrets: splitList(env.IMAGEGATE_REGISTRY_CREDENTIALS ?? '').map((item) =>
       parseSecretRef(item, 'IMAGEGATE_REGISTRY_CREDENTIALS'),

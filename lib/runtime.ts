@@ -3,15 +3,13 @@ import type { Config } from './config';
 import { RegistryImageSource } from './oci/image-source';
 import { ECR_HOST, SecretCredentialStore } from './oci/credentials';
 import { RegistryClient, type CredentialLookup } from './oci/registry';
-import { UndiciTransport } from './oci/transport';
+import { UndiciTransport, type RegistryTransport } from './oci/transport';
 import { FolderPolicyStore } from './policy/folder-source';
 import type { PolicyProvider, PolicySet } from './policy/policy-set';
 import { RefreshingPolicyProvider } from './policy/provider';
 import type { PolicyStore } from './policy/store';
 import { CachedSecrets, type SecretReader } from './secrets';
 import type { Log, WebhookDependencies } from './webhook';
-
-const SECRET_TTL_MS = 5 * 60_000;
 
 /** The AWS-backed adapters, built only when the configuration needs them (they load the SDK). */
 export interface AwsAdapters {
@@ -29,9 +27,15 @@ export interface Runtime extends WebhookDependencies {
 
 /**
  * Builds the webhook's adapters from configuration; call once per process (Lambda container,
- * CLI run). `aws` is loaded lazily by the caller so that local runs never load the AWS SDK.
+ * CLI run). `options.aws` is called only when AWS is needed, so local runs never load the SDK;
+ * `options.transport` replaces the network (tests).
  */
-export function createRuntime(config: Config, log: Log, aws?: () => AwsAdapters): Runtime {
+export function createRuntime(
+  config: Config,
+  log: Log,
+  options: { aws?: () => AwsAdapters; transport?: RegistryTransport } = {},
+): Runtime {
+  const { aws } = options;
   let adapters: AwsAdapters | undefined;
   const awsAdapters = (): AwsAdapters => {
     if (!aws)
@@ -41,7 +45,7 @@ export function createRuntime(config: Config, log: Log, aws?: () => AwsAdapters)
     return (adapters ??= aws());
   };
   const usesSecrets = config.clusterTokenSecret !== undefined || config.registryCredentialSecrets.length > 0;
-  const secrets = usesSecrets ? new CachedSecrets(awsAdapters().secrets(), SECRET_TTL_MS) : undefined;
+  const secrets = usesSecrets ? new CachedSecrets(awsAdapters().secrets(), config.secretCacheMs) : undefined;
   const credentialStore = secrets
     ? new SecretCredentialStore(config.registryCredentialSecrets, secrets, (message) =>
         log.warn('registry credential secret unusable', { error: message }),
@@ -51,7 +55,8 @@ export function createRuntime(config: Config, log: Log, aws?: () => AwsAdapters)
   let ecr: ReturnType<AwsAdapters['ecrCredentials']> | undefined;
   const ecrFor = (registry: string) =>
     aws && ECR_HOST.test(registry) ? (ecr ??= awsAdapters().ecrCredentials()) : undefined;
-  const transport = new UndiciTransport();
+  const undici = options.transport ? undefined : new UndiciTransport();
+  const transport = options.transport ?? undici!;
   const client = new RegistryClient({
     transport,
     insecureRegistries: config.insecureRegistries,
@@ -84,7 +89,7 @@ export function createRuntime(config: Config, log: Log, aws?: () => AwsAdapters)
       config.clusterTokenSecret && secrets
         ? new ClusterTokens(config.clusterTokenSecret, secrets)
         : undefined,
-    close: () => transport.close(),
+    close: async () => undici?.close(),
   };
 }
 

@@ -72,7 +72,8 @@ const CLUSTER_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const OBJECT_NAME = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/;
 /** URL-unreserved characters only, so the token is the same path segment before and after encoding. */
 const TOKEN = /^[A-Za-z0-9._~-]{32,512}$/;
-const TOKEN_RULE = 'the token must be 32 to 512 characters of A-Z a-z 0-9 . _ ~ - (e.g. openssl rand -hex 32)';
+const TOKEN_RULE =
+  'the token must be 32 to 512 characters of A-Z a-z 0-9 . _ ~ - (e.g. openssl rand -hex 32)';
 
 /**
  * Pods, their ephemeral containers (`kubectl debug`), and every pod controller: the same kinds
@@ -171,7 +172,7 @@ export async function webhookConfigCommand(args: readonly string[], io: CliIo): 
   if (values.cluster === undefined) fail('--cluster is required');
   const timeout = values.timeout;
   if (timeout !== undefined && !/^\d{1,2}$/.test(timeout)) {
-    fail('--timeout must be a whole number of seconds from 1 to 30 (the API server\'s limit)');
+    fail("--timeout must be a whole number of seconds from 1 to 30 (the API server's limit)");
   }
   const failurePolicy = values['failure-policy'];
   if (failurePolicy !== undefined && failurePolicy !== 'Fail' && failurePolicy !== 'Ignore') {
@@ -209,7 +210,9 @@ function parseFlags(args: readonly string[]): { [K in keyof typeof FLAGS]?: stri
     const code = (error as { code?: unknown }).code;
     // Node's messages quote a stray argument, which may well be a token: say what is wrong, not what it was.
     if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
-      fail('webhook-config takes only flags (--url, --cluster, --token, --timeout, --failure-policy, --name)');
+      fail(
+        'webhook-config takes only flags (--url, --cluster, --token, --timeout, --failure-policy, --name)',
+      );
     }
     const message = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
     return fail(message);

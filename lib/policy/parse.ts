@@ -66,7 +66,10 @@ const UNSUPPORTED_KEY_FIELDS: Record<string, string> = {
 const KMS_OR_SECRET_REFERENCE: [RegExp, string][] = [
   [/^k8s:\/\//, UNSUPPORTED_KEY_FIELDS.secret ?? ''],
   [/^(?:awskms|gcpkms|azurekms|hashivault):\/\//, UNSUPPORTED_KEY_FIELDS.kms ?? ''],
-  [/\{\{.*\}\}/s, 'Kyverno variables ({{ ... }}) need cluster context imagegate does not have; put the PEM itself here'],
+  [
+    /\{\{.*\}\}/s,
+    'Kyverno variables ({{ ... }}) need cluster context imagegate does not have; put the PEM itself here',
+  ],
 ];
 const NAMESPACE_SELECTOR =
   'an external webhook cannot read Namespace labels; select namespaces with the namespaceSelector of the MutatingWebhookConfiguration instead';
