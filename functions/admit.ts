@@ -20,6 +20,7 @@ const runtime = createRuntime(config, logger, {
 if (!runtime.tokens) logger.warn('IMAGEGATE_CLUSTER_TOKENS is not set: requests are not authenticated');
 
 /** `POST /admit/{cluster}/{token}` and `POST /admit`: an AdmissionReview in, an AdmissionReview out. */
-export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>().handler((event) =>
-  handleAdmissionEvent(event, runtime),
+export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>().handler(
+  (event, context) =>
+    handleAdmissionEvent(event, runtime, { remainingTimeMs: context.getRemainingTimeInMillis?.() }),
 );

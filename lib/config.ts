@@ -11,6 +11,13 @@ export interface Config {
   readonly policyRefreshMs: number;
   /** How long secret values (tokens, registry credentials) are cached. */
   readonly secretCacheMs: number;
+  readonly verificationCache: {
+    readonly maxEntries: number;
+    readonly passTtlMs: number;
+    readonly failTtlMs: number;
+  };
+  /** How long a tag's digest is reused; it never skips verifying a digest. */
+  readonly tagCacheMs: number;
   /** Secrets Manager id of the cluster token map, or a template with `{cluster}`; unset = no token (local use). */
   readonly clusterTokenSecret: string | undefined;
   /** Secrets Manager ids of Docker config JSON secrets with registry credentials. */
@@ -42,11 +49,24 @@ export function readConfig(env: Readonly<Record<string, string | undefined>>): C
     }
     return value * 1000;
   };
+  const count = (name: string, fallback: number): number => {
+    const value = Number(env[name] || fallback);
+    if (!Number.isInteger(value) || value < 1) {
+      throw new ConfigError('INVALID_CONFIG', `${name} must be a whole number >= 1`);
+    }
+    return value;
+  };
   const tokens = env.IMAGEGATE_CLUSTER_TOKENS?.trim();
   return {
     policies: parsePolicySource(env.IMAGEGATE_POLICIES?.trim() || './policies'),
     policyRefreshMs: seconds('IMAGEGATE_POLICY_REFRESH_SECONDS', 30),
     secretCacheMs: seconds('IMAGEGATE_SECRET_CACHE_SECONDS', 300),
+    verificationCache: {
+      maxEntries: count('IMAGEGATE_VERIFY_CACHE_ENTRIES', 10_000),
+      passTtlMs: seconds('IMAGEGATE_VERIFY_CACHE_SECONDS', 300),
+      failTtlMs: seconds('IMAGEGATE_VERIFY_CACHE_FAIL_SECONDS', 10),
+    },
+    tagCacheMs: seconds('IMAGEGATE_TAG_CACHE_SECONDS', 5),
     clusterTokenSecret: tokens ? parseSecretRef(tokens, 'IMAGEGATE_CLUSTER_TOKENS') : undefined,
     registryCredentialSecrets: splitList(env.IMAGEGATE_REGISTRY_CREDENTIALS ?? '').map((item) =>
       parseSecretRef(item, 'IMAGEGATE_REGISTRY_CREDENTIALS'),

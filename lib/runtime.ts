@@ -1,4 +1,5 @@
 import { ClusterTokens } from './auth/cluster-tokens';
+import { VerificationCache } from './cache/verification-cache';
 import type { Config } from './config';
 import { RegistryImageSource } from './oci/image-source';
 import { ECR_HOST, SecretCredentialStore } from './oci/credentials';
@@ -83,7 +84,8 @@ export function createRuntime(
 
   return {
     policies: withCredentialSecrets(provider, credentialStore),
-    images: new RegistryImageSource(client),
+    images: new RegistryImageSource(client, { tagCacheMs: config.tagCacheMs }),
+    cache: new VerificationCache(config.verificationCache),
     log,
     tokens:
       config.clusterTokenSecret && secrets

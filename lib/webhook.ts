@@ -1,6 +1,7 @@
 import { decodeAdmissionReview } from './admission/decode';
 import { toAdmissionReview, type AdmissionReviewResponse } from './admission/respond';
-import { reviewAdmission, type ImageSource } from './admission/review';
+import { reviewAdmissionInDetail, type ImageSource, type ReviewOutcome } from './admission/review';
+import type { VerificationCache } from './cache/verification-cache';
 import type { AdmissionRequest } from './admission/types';
 import { describeError } from './errors';
 import type { PolicyProvider } from './policy/policy-set';
@@ -16,6 +17,22 @@ export interface WebhookDependencies {
   readonly policies: PolicyProvider;
   readonly images: ImageSource;
   readonly log: Log;
+  /** Verdicts shared across the reviews of this process. */
+  readonly cache?: VerificationCache | undefined;
+  /** Told about every answered review (decision logs, metrics). */
+  readonly observe?: ((event: ReviewEvent) => void) | undefined;
+}
+
+/** One answered review, for decision logs and metrics. */
+export interface ReviewEvent {
+  readonly cluster: string | undefined;
+  readonly request: AdmissionRequest;
+  readonly policySetVersion: string | undefined;
+  /** Undefined when the review failed before deciding (the answer then failed closed). */
+  readonly outcome: ReviewOutcome | undefined;
+  readonly response: AdmissionReviewResponse;
+  readonly durationMs: number;
+  readonly error: string | undefined;
 }
 
 /**
@@ -31,18 +48,31 @@ export async function answerAdmissionReview(
 ): Promise<AdmissionReviewResponse> {
   const request = decodeAdmissionReview(body);
   const { cluster, signal } = options;
+  const started = performance.now();
+  let policySetVersion: string | undefined;
+  let outcome: ReviewOutcome | undefined;
+  let response: AdmissionReviewResponse;
+  let failure: string | undefined;
   try {
     const policySet = await deps.policies.current(cluster);
-    const decision = await reviewAdmission(request, policySet, deps.images, signal);
-    return toAdmissionReview(request.apiVersion, request.uid, decision);
+    policySetVersion = policySet.version;
+    outcome = await reviewAdmissionInDetail(request, policySet, deps.images, { signal, cache: deps.cache });
+    response = toAdmissionReview(request.apiVersion, request.uid, outcome.decision);
   } catch (error) {
-    deps.log.error('admission review failed; denying', {
-      cluster,
-      uid: request.uid,
-      error: describeError(error),
-    });
-    return failClosed(request, error);
+    failure = describeError(error);
+    deps.log.error('admission review failed; denying', { cluster, uid: request.uid, error: failure });
+    response = failClosed(request, error);
   }
+  deps.observe?.({
+    cluster,
+    request,
+    policySetVersion,
+    outcome,
+    response,
+    durationMs: performance.now() - started,
+    error: failure,
+  });
+  return response;
 }
 
 function failClosed(request: AdmissionRequest, error: unknown): AdmissionReviewResponse {

@@ -8,7 +8,13 @@ import type { ImageVerification, KeyAttestor } from '../policy/types';
 import { matchesAny } from '../policy/wildcard';
 import { decide, type ImageCheckResult } from '../decision/decide';
 import { evaluateAttestorSets, leafAttestors, type FetchedSignatures } from '../verify/attestors';
-import { policySetAnnotationPatch, recordedPolicySet } from '../patch/annotations';
+import {
+  policySetAnnotationPatch,
+  policySetAnnotationRemoval,
+  recordedPolicySet,
+} from '../patch/annotations';
+import { VerificationCache } from '../cache/verification-cache';
+import { untilAborted } from '../deadline';
 import { extractImageSites, type ImageSite } from '../workload/images';
 import type { AdmissionDecision, AdmissionRequest } from './types';
 
@@ -37,56 +43,174 @@ interface PlannedCheck {
 
 type Settled<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
 
+/** What a review may share with other reviews of the same process. */
+export interface ReviewOptions {
+  readonly signal?: AbortSignal | undefined;
+  /** Verdicts by digest across reviews, with single flight; none = verify every time. */
+  readonly cache?: VerificationCache | undefined;
+}
+
+/** The review's decision, and what was checked for each image (for decision logs and metrics). */
+export interface ReviewOutcome {
+  readonly decision: AdmissionDecision;
+  readonly results: readonly ImageCheckResult[];
+}
+
 /**
- * Reviews one admission request: selects the rules that apply, fetches every digest and
- * signature they need (each once, all in parallel), then decides with pure functions.
+ * Reviews one admission request: selects the rules that apply, resolves every image once,
+ * fetches the signatures each verdict needs (all images in parallel, each location once), and
+ * decides with pure functions. A verdict cached for the same policy set, attestor entry and
+ * digest is reused; a tag is always resolved again, so a moved tag is verified anew.
  */
 export async function reviewAdmission(
   request: AdmissionRequest,
   policySet: PolicySet,
   source: ImageSource,
-  signal?: AbortSignal,
+  options: ReviewOptions = {},
 ): Promise<AdmissionDecision> {
-  if (request.operation === 'DELETE' || request.operation === 'CONNECT') return decide(request, []);
-  const { checks, matchedSites } = planChecks(request, selectRules(policySet, request), policySet.version);
-  const active = checks.filter((check) => !check.skipped && !(check.ref instanceof ImageReferenceError));
+  return (await reviewAdmissionInDetail(request, policySet, source, options)).decision;
+}
 
-  const digests = new Map<string, Promise<Settled<string>>>();
-  const signatures = new Map<string, Promise<Settled<SignatureLayer[]>>>();
-  const work: Promise<unknown>[] = [];
-  for (const check of active) {
-    const ref = check.ref as ImageReference;
-    const refKey = formatReference(ref);
-    let digest = digests.get(refKey);
-    if (!digest) {
-      digest = settle(ref.digest ? Promise.resolve(ref.digest) : source.resolveDigest(ref, signal));
-      digests.set(refKey, digest);
-    }
-    for (const location of signatureLocations(check)) {
-      work.push(
-        digest.then((resolved) => {
-          if (!resolved.ok) return;
-          const key = `${location.registry}/${location.repository}@${resolved.value}`;
-          if (!signatures.has(key)) {
-            signatures.set(key, settle(source.cosignSignatures(location, resolved.value, signal)));
-          }
-          return signatures.get(key);
-        }),
-      );
-    }
+/** {@link reviewAdmission}, also returning the per-image results. */
+export async function reviewAdmissionInDetail(
+  request: AdmissionRequest,
+  policySet: PolicySet,
+  source: ImageSource,
+  options: ReviewOptions = {},
+): Promise<ReviewOutcome> {
+  if (request.operation === 'DELETE' || request.operation === 'CONNECT') {
+    return { decision: decide(request, []), results: [] };
   }
-  await Promise.all(work);
-  const resolvedDigests = await settleAll(digests);
-  const fetchedSignatures = await settleAll(signatures);
-
-  const results = checks.map((check) => evaluateCheck(check, resolvedDigests, fetchedSignatures));
+  const { checks, matchedSites } = planChecks(request, selectRules(policySet, request), policySet.version);
+  const fetcher = new ReviewFetcher(source, options.signal);
+  const results = await Promise.all(
+    checks.map((check) => checkImage(check, policySet.version, fetcher, options.cache)),
+  );
   const decision = decide(request, results);
   // Subresource updates (pods/ephemeralcontainers) cannot change metadata.
-  if (!decision.allowed || matchedSites === 0 || request.subResource) return decision;
-  return {
-    ...decision,
-    patch: [...decision.patch, ...policySetAnnotationPatch(request.object, policySet.version)],
+  if (!decision.allowed || matchedSites === 0 || request.subResource) return { decision, results };
+  // Only an object whose every image passed may be skipped on a later UPDATE (see ADR 4).
+  const everyImagePassed = results.every((result) => result.status === 'pass');
+  const annotation = everyImagePassed
+    ? policySetAnnotationPatch(request.object, policySet.version)
+    : policySetAnnotationRemoval(request.object);
+  return { decision: { ...decision, patch: [...decision.patch, ...annotation] }, results };
+}
+
+/** Each digest resolution and signature fetch of one review, started once and shared by its checks. */
+class ReviewFetcher {
+  private readonly digests = new Map<string, Promise<Settled<string>>>();
+  private readonly signatures = new Map<string, Promise<Settled<SignatureLayer[]>>>();
+
+  constructor(
+    private readonly source: ImageSource,
+    readonly signal: AbortSignal | undefined,
+  ) {}
+
+  digest(ref: ImageReference): Promise<Settled<string>> {
+    const key = formatReference(ref);
+    let pending = this.digests.get(key);
+    if (!pending) {
+      pending = settle(
+        ref.digest ? Promise.resolve(ref.digest) : this.source.resolveDigest(ref, this.signal),
+      );
+      this.digests.set(key, pending);
+    }
+    return pending;
+  }
+
+  cosignSignatures(location: SignatureLocation, digest: string): Promise<Settled<SignatureLayer[]>> {
+    const key = `${location.registry}/${location.repository}@${digest}`;
+    let pending = this.signatures.get(key);
+    if (!pending) {
+      pending = settle(this.source.cosignSignatures(location, digest, this.signal));
+      this.signatures.set(key, pending);
+    }
+    return pending;
+  }
+}
+
+/** The verdict of one verifyImages entry for one digest, as cached. */
+type Verdict =
+  | { readonly status: 'pass' }
+  | { readonly status: 'fail'; readonly reason: string }
+  | { readonly status: 'error'; readonly reason: string };
+
+async function checkImage(
+  check: PlannedCheck,
+  policySetVersion: string,
+  fetcher: ReviewFetcher,
+  cache: VerificationCache | undefined,
+): Promise<ImageCheckResult> {
+  const base = {
+    binding: check.binding,
+    entry: check.entry,
+    site: check.site,
+    image: check.image,
+    cacheHit: false,
   };
+  if (check.ref instanceof ImageReferenceError) {
+    return {
+      ...base,
+      status: 'fail',
+      message: `image verification failed for ${check.image}: ${check.ref.message}`,
+    };
+  }
+  if (check.skipped) {
+    return { ...base, status: 'skip', message: `image ${check.image} skipped by skipImageReferences` };
+  }
+  const ref = check.ref;
+  const resolved = await fetcher.digest(ref);
+  if (!resolved.ok) return failureResult(base, check.image, resolved.error);
+  const digest = resolved.value;
+
+  const verify = async (): Promise<Verdict> => {
+    const fetched = new Map(
+      await Promise.all(
+        signatureLocations(check).map(
+          async (location) =>
+            [locationKey(location), await fetcher.cosignSignatures(location, digest)] as const,
+        ),
+      ),
+    );
+    return evaluateAttestorSets(check.entry.attestorSets, digest, (attestor): FetchedSignatures => {
+      const signatures = fetched.get(locationKey(locationFor(check, attestor)));
+      if (signatures?.ok) return { ok: true, layers: signatures.value };
+      const error = signatures?.error;
+      return error instanceof RegistryContentError
+        ? { ok: false, trusted: false, reason: describeError(error) }
+        : { ok: false, trusted: 'unknown', reason: describeError(error ?? 'signatures were not fetched') };
+    });
+  };
+
+  let verdict: Verdict;
+  let cacheHit = false;
+  if (cache && check.entry.useCache) {
+    const key = VerificationCache.key({ policySetVersion, attestor: attestorKey(check), digest });
+    const cached = cache.get(key);
+    cacheHit = cached !== undefined;
+    // Another review may have started this verification; this one still leaves at its own deadline.
+    verdict =
+      cached ??
+      (await untilAborted(
+        cache.shared(key, verify, (result) => (result.status === 'error' ? undefined : result)),
+        fetcher.signal,
+        ref.registry,
+      ).catch((error: unknown): Verdict => ({ status: 'error', reason: describeError(error) })));
+  } else {
+    verdict = await verify();
+  }
+  return verdictResult({ ...base, cacheHit }, check, ref, digest, verdict);
+}
+
+/** Identifies a verifyImages entry (and so its attestors) within a policy set version. */
+function attestorKey(check: PlannedCheck): string {
+  const { policy } = check.binding;
+  return `${policy.kind}/${policy.namespace ?? ''}/${policy.name}/${check.binding.rule.name}/${check.entry.path}`;
+}
+
+function locationKey(location: SignatureLocation): string {
+  return `${location.registry}/${location.repository}`;
 }
 
 /**
@@ -154,41 +278,18 @@ function locationFor(check: PlannedCheck, attestor: KeyAttestor): SignatureLocat
   return { registry: ref.registry, repository: ref.repository };
 }
 
-function evaluateCheck(
+function verdictResult(
+  base: Pick<ImageCheckResult, 'binding' | 'entry' | 'site' | 'image' | 'cacheHit'>,
   check: PlannedCheck,
-  digests: ReadonlyMap<string, Settled<string>>,
-  signatures: ReadonlyMap<string, Settled<SignatureLayer[]>>,
+  ref: ImageReference,
+  digest: string,
+  verdict: Verdict,
 ): ImageCheckResult {
-  const base = { binding: check.binding, entry: check.entry, site: check.site, image: check.image };
-  if (check.ref instanceof ImageReferenceError) {
-    return {
-      ...base,
-      status: 'fail',
-      message: `image verification failed for ${check.image}: ${check.ref.message}`,
-    };
-  }
-  if (check.skipped)
-    return { ...base, status: 'skip', message: `image ${check.image} skipped by skipImageReferences` };
-  const ref = check.ref;
-
-  const resolved = digests.get(formatReference(ref));
-  if (!resolved?.ok) return failureResult(base, check.image, resolved?.error);
-  const digest = resolved.value;
-
-  const outcome = evaluateAttestorSets(check.entry.attestorSets, digest, (attestor): FetchedSignatures => {
-    const location = locationFor(check, attestor);
-    const fetched = signatures.get(`${location.registry}/${location.repository}@${digest}`);
-    if (fetched?.ok) return { ok: true, layers: fetched.value };
-    const error = fetched?.error;
-    return error instanceof RegistryContentError
-      ? { ok: false, trusted: false, reason: describeError(error) }
-      : { ok: false, trusted: 'unknown', reason: describeError(error ?? 'signatures were not fetched') };
-  });
-  switch (outcome.status) {
+  switch (verdict.status) {
     case 'pass':
       // verifyDigest: an image left unpinned (mutateDigest off) could be swapped after this check.
       if (!ref.digest && !check.entry.mutateDigest && check.entry.verifyDigest) {
-        return { ...base, status: 'fail', message: `missing digest for ${check.image}` };
+        return { ...base, status: 'fail', message: `missing digest for ${check.image}`, digest };
       }
       return {
         ...base,
@@ -201,13 +302,15 @@ function evaluateCheck(
       return {
         ...base,
         status: 'fail',
-        message: `image verification failed for ${check.image}: ${outcome.reason}`,
+        message: `image verification failed for ${check.image}: ${verdict.reason}`,
+        digest,
       };
     case 'error':
       return {
         ...base,
         status: 'error',
-        message: `could not verify image ${check.image}: ${outcome.reason}`,
+        message: `could not verify image ${check.image}: ${verdict.reason}`,
+        digest,
       };
   }
 }
@@ -218,7 +321,7 @@ function evaluateCheck(
  * "could not check", decided by the failure policy.
  */
 function failureResult(
-  base: Pick<ImageCheckResult, 'binding' | 'entry' | 'site' | 'image'>,
+  base: Pick<ImageCheckResult, 'binding' | 'entry' | 'site' | 'image' | 'cacheHit'>,
   image: string,
   error: unknown,
 ): ImageCheckResult {
@@ -233,9 +336,4 @@ function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
     (value) => ({ ok: true, value }),
     (error: unknown) => ({ ok: false, error }),
   );
-}
-
-async function settleAll<T>(map: ReadonlyMap<string, Promise<Settled<T>>>): Promise<Map<string, Settled<T>>> {
-  const entries = await Promise.all([...map].map(async ([key, promise]) => [key, await promise] as const));
-  return new Map(entries);
 }

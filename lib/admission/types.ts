@@ -26,12 +26,10 @@ export interface AdmissionRequest {
   readonly dryRun: boolean;
 }
 
-/** An RFC 6902 operation; imagegate only ever emits `replace` of an image. */
-export interface JsonPatchOperation {
-  readonly op: 'replace' | 'add';
-  readonly path: string;
-  readonly value: unknown;
-}
+/** An RFC 6902 operation: `replace` of an image, and the policy-set annotation ops. */
+export type JsonPatchOperation =
+  | { readonly op: 'replace' | 'add'; readonly path: string; readonly value: unknown }
+  | { readonly op: 'remove'; readonly path: string };
 
 /** What the webhook answers, before it is wrapped in an AdmissionReview. */
 export interface AdmissionDecision {

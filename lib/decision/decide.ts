@@ -13,9 +13,11 @@ export type ImageCheckResult = {
   readonly site: ImageSite;
   readonly image: string;
   readonly message: string;
+  /** The verdict came from the verification cache. */
+  readonly cacheHit?: boolean;
 } & (
   | { readonly status: 'pass'; readonly digest: string; readonly ref: ImageReference }
-  | { readonly status: 'fail' | 'error' | 'skip' }
+  | { readonly status: 'fail' | 'error' | 'skip'; readonly digest?: string }
 );
 
 /**

@@ -1,12 +1,16 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { AdmissionDecodeError } from '../admission/errors';
 import type { Runtime } from '../runtime';
+import { deadlineSignal, parseApiServerTimeout, reviewBudgetMs } from '../deadline';
 import { answerAdmissionReview } from '../webhook';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
 /** The request fields the adapter reads (API Gateway HTTP API payload 2.0). */
-export type AdmissionEvent = Pick<APIGatewayProxyEventV2, 'body' | 'isBase64Encoded' | 'pathParameters'>;
+export type AdmissionEvent = Pick<
+  APIGatewayProxyEventV2,
+  'body' | 'isBase64Encoded' | 'pathParameters' | 'queryStringParameters'
+>;
 
 /**
  * Maps an API Gateway HTTP API event to an AdmissionReview answer:
@@ -17,7 +21,7 @@ export type AdmissionEvent = Pick<APIGatewayProxyEventV2, 'body' | 'isBase64Enco
 export async function handleAdmissionEvent(
   event: AdmissionEvent,
   runtime: Runtime,
-  signal?: AbortSignal,
+  options: { remainingTimeMs?: number } = {},
 ): Promise<APIGatewayProxyStructuredResultV2> {
   const cluster = event.pathParameters?.cluster;
   if (runtime.tokens) {
@@ -50,12 +54,17 @@ export async function handleAdmissionEvent(
   } catch (error) {
     return badRequest(`request body is not JSON: ${(error as Error).message}`);
   }
+  // The API server gives up after ?timeout= (default 10 s); answer by the failure policy before it.
+  const timeoutMs = parseApiServerTimeout(event.queryStringParameters?.timeout);
+  const deadline = deadlineSignal(reviewBudgetMs(timeoutMs, options.remainingTimeMs));
   try {
-    const review = await answerAdmissionReview(body, runtime, { cluster, signal });
+    const review = await answerAdmissionReview(body, runtime, { cluster, signal: deadline.signal });
     return { statusCode: 200, headers: JSON_HEADERS, body: JSON.stringify(review) };
   } catch (error) {
     if (error instanceof AdmissionDecodeError) return badRequest(error.message);
     throw error;
+  } finally {
+    deadline.clear();
   }
 }
 

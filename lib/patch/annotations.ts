@@ -29,3 +29,11 @@ export function policySetAnnotationPatch(
     { op: 'add', path, value: version },
   ];
 }
+
+/** Removes {@link POLICY_SET_ANNOTATION} when present, so that an object not fully verified is never skipped. */
+export function policySetAnnotationRemoval(
+  object: Readonly<Record<string, unknown>> | undefined,
+): JsonPatchOperation[] {
+  if (recordedPolicySet(object) === undefined) return [];
+  return [{ op: 'remove', path: `/metadata/annotations/${escapePointerSegment(POLICY_SET_ANNOTATION)}` }];
+}

@@ -35,7 +35,8 @@ function applicableName(policy: Policy, rule: Rule, request: AdmissionRequest): 
     patterns.some((pattern) => kindPatternMatches(pattern, podKind));
   if (rule.exclude && filterMatches(rule.exclude, request, object, throughPod)) return undefined;
   if (!filterMatches(rule.match, request, object, throughPod)) return undefined;
-  return kind === 'CronJob' ? `autogen-cronjob-${rule.name}` : `autogen-${rule.name}`;
+  // Kyverno cuts generated rule names to 63 characters.
+  return (kind === 'CronJob' ? `autogen-cronjob-${rule.name}` : `autogen-${rule.name}`).slice(0, 63);
 }
 
 const podKind = { group: '', version: 'v1', kind: 'Pod', subResource: undefined };
@@ -64,7 +65,8 @@ function descriptionMatches(
   object: Readonly<Record<string, unknown>> | undefined,
   kindTest: KindTest,
 ): boolean {
-  if (!kindTest(description.kinds, request)) return false;
+  // An exclude entry without kinds (only subjects, namespaces, …) applies to every kind.
+  if (description.kinds.length > 0 && !kindTest(description.kinds, request)) return false;
   if (
     description.subjects.length > 0 &&
     !description.subjects.some((subject) => subjectMatches(subject, request))

@@ -271,9 +271,9 @@ interface PolicyDefaults {
 
 function readRule(reader: FieldReader, defaults: PolicyDefaults): Rule | undefined {
   const name = reader.string('name', { required: true });
-  const match = readFilter(reader.object('match', { required: true }));
+  const match = readFilter(reader.object('match', { required: true }), 'match');
   const excludeReader = reader.object('exclude');
-  const exclude = excludeReader ? readFilter(excludeReader) : undefined;
+  const exclude = excludeReader ? readFilter(excludeReader, 'exclude') : undefined;
   const verifyImages = reader.list('verifyImages').map((entry) => readVerifyImages(entry, defaults));
   const imageExtractors = readImageExtractors(reader.object('imageExtractors'));
   reader.accept('skipBackgroundRequests', 'reportProperties');
@@ -314,11 +314,14 @@ function readImageExtractors(reader: FieldReader | undefined): Record<string, Im
   return extractors;
 }
 
-function readFilter(reader: FieldReader | undefined): ResourceFilter | undefined {
+/** `match` needs kinds; `exclude` may name only subjects, namespaces, … (then any kind). */
+type FilterRole = 'match' | 'exclude';
+
+function readFilter(reader: FieldReader | undefined, role: FilterRole): ResourceFilter | undefined {
   if (!reader) return undefined;
-  const any = reader.list('any').map(readFilterEntry);
-  const all = reader.list('all').map(readFilterEntry);
-  const legacy = readFilterEntryFields(reader);
+  const any = reader.list('any').map((entry) => readFilterEntry(entry, role));
+  const all = reader.list('all').map((entry) => readFilterEntry(entry, role));
+  const legacy = readFilterEntryFields(reader, role);
   reader.rejectUnknown();
   if (legacy) all.push(legacy);
   if (any.length === 0 && all.length === 0) {
@@ -328,15 +331,15 @@ function readFilter(reader: FieldReader | undefined): ResourceFilter | undefined
   return { any: any.filter(isDefined), all: all.filter(isDefined) };
 }
 
-function readFilterEntry(reader: FieldReader): ResourceDescription | undefined {
-  const entry = readFilterEntryFields(reader);
+function readFilterEntry(reader: FieldReader, role: FilterRole): ResourceDescription | undefined {
+  const entry = readFilterEntryFields(reader, role);
   reader.rejectUnknown();
   if (!entry) reader.problem(undefined, 'must name resources or subjects');
   return entry;
 }
 
 /** The fields shared by `match.any[]`, `match.all[]` and the legacy `match` itself. */
-function readFilterEntryFields(reader: FieldReader): ResourceDescription | undefined {
+function readFilterEntryFields(reader: FieldReader, role: FilterRole): ResourceDescription | undefined {
   for (const field of ['roles', 'clusterRoles']) {
     if (reader.has(field)) reader.problem(field, `is not supported: ${CLUSTER_RBAC}`);
     reader.accept(field);
@@ -344,9 +347,20 @@ function readFilterEntryFields(reader: FieldReader): ResourceDescription | undef
   const subjects = reader.list('subjects').flatMap(readSubject);
   const resources = reader.object('resources');
   if (!resources) {
-    if (subjects.length > 0)
+    if (subjects.length === 0) return undefined;
+    if (role === 'match') {
       reader.problem('resources', 'is required (kinds to match) together with subjects');
-    return undefined;
+      return undefined;
+    }
+    return {
+      subjects,
+      kinds: [],
+      names: [],
+      namespaces: [],
+      operations: [],
+      annotations: {},
+      selector: undefined,
+    };
   }
   const kinds = resources.stringList('kinds');
   const legacyName = resources.string('name');
@@ -361,7 +375,7 @@ function readFilterEntryFields(reader: FieldReader): ResourceDescription | undef
   const selectorReader = resources.object('selector');
   const selector = selectorReader ? readSelector(selectorReader) : undefined;
   resources.rejectUnknown({ namespaceSelector: NAMESPACE_SELECTOR });
-  if (kinds.length === 0) resources.problem('kinds', 'is required');
+  if (kinds.length === 0 && role === 'match') resources.problem('kinds', 'is required');
   return { subjects, kinds, names, namespaces, operations, annotations, selector };
 }
 

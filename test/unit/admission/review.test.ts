@@ -238,7 +238,7 @@ describe('reviewAdmission', () => {
       expect(decision.allowed).toBe(true);
       expect(source.resolved).toEqual(['docker.io/nginx:latest']);
       expect(source.fetched).toEqual([`docker.io/nginx@${DIGEST_A}`]);
-      expect(imageOps(decision).map((op) => op.value)).toEqual([
+      expect(imageOps(decision).map((op) => ('value' in op ? op.value : undefined))).toEqual([
         `docker.io/nginx:latest@${DIGEST_A}`,
         `docker.io/nginx:latest@${DIGEST_A}`,
         `docker.io/nginx:latest@${DIGEST_A}`,
@@ -672,7 +672,9 @@ describe('reviewAdmission', () => {
     };
     const controller = new AbortController();
 
-    await reviewAdmission(podRequest('app', [image]), checkImagePolicy(), source, controller.signal);
+    await reviewAdmission(podRequest('app', [image]), checkImagePolicy(), source, {
+      signal: controller.signal,
+    });
 
     expect(signals).toEqual([controller.signal, controller.signal]);
   });

@@ -1,0 +1,348 @@
+// @ts-check
+'use strict';
+/**
+ * Turns the stage parameters of serverless.yml (`params:` and `--param="name=value"`) into the
+ * function's environment and its IAM statements. osls loads this file while it resolves
+ * `${file(infra/stage.cjs):environment}` and `${file(infra/stage.cjs):iamStatements}`; it is never
+ * deployed (package.patterns excludes infra/**).
+ *
+ * It is JavaScript rather than a YAML fragment because the statements depend on the parameters in
+ * ways `${param:…}` cannot express: a statement is left out when its list is empty (IAM refuses an
+ * empty Resource), a list may come from the command line as one comma-separated string, secret
+ * names become ARN patterns, and a wildcard where it does not belong stops the build.
+ *
+ * Two modes, chosen from the osls command (the words before the first option, as osls reads them):
+ * - local (`osls offline`, `osls invoke local`; `npm start`, the integration tests): no AWS. The
+ *   IMAGEGATE_* variables of the starting shell are forwarded (serverless-offline passes nothing
+ *   else to the handler), IMAGEGATE_POLICIES defaults to the bundled ./policies folder, and the
+ *   token and registry-credential settings default to empty (the keyless `POST /admit` is then
+ *   accepted). No parameter is required.
+ * - aws (package, deploy and every other command): the environment comes from the stage parameters
+ *   only, so a variable left exported in a developer's shell never reaches a deployed function
+ *   (it is reported once on stderr). policyBucket and clusterTokenSecretArn are required: a
+ *   deployed stage always reads its policies from S3 and always checks the per-cluster token.
+ */
+
+const LOCAL_COMMANDS = ['offline', 'invoke local'];
+
+/** Read by serverless.yml (esbuild's work folder) and by `imagegate webhook-config`. */
+const NOT_FOR_THE_FUNCTION = ['IMAGEGATE_BUILD_DIR', 'IMAGEGATE_TOKEN'];
+
+const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
+const CLUSTER_PLACEHOLDER = '{cluster}';
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const PREFIX = /^[A-Za-z0-9!_.'()-]+(?:\/[A-Za-z0-9!_.'()-]+)*$/;
+const SECRET_ARN = /^arn:(aws[a-z-]*):secretsmanager:([a-z0-9-]+):(\d{12}):secret:(.+)$/;
+const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+const ECR_ARN =
+  /^arn:(?:aws[a-z-]*|\$\{AWS::Partition\}):ecr:(?:[a-z0-9-]+|\$\{AWS::Region\}):(?:\d{12}|\$\{AWS::AccountId\}):repository\/[a-z0-9._\/*?-]+$/;
+const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
+
+/**
+ * @typedef {{
+ *   resolveVariable: (address: string) => Promise<unknown>,
+ *   resolveConfigurationProperty: (path: string[]) => Promise<unknown>,
+ *   options: Record<string, unknown>,
+ * }} ResolverContext
+ * @typedef {string | { 'Fn::Sub': string }} Resource
+ * @typedef {{ Sid: string, Effect: 'Allow', Action: string[], Resource: Resource[], Condition?: object }} Statement
+ */
+
+/** The function's environment variables for this stage (provider.environment). */
+async function environment(/** @type {ResolverContext} */ context) {
+  const stage = await readStage(context);
+  const shell = process.env;
+  const common = { NODE_OPTIONS: '--enable-source-maps' };
+  if (stage.local) {
+    return {
+      // Any other IMAGEGATE_* setting of the function (e.g. a cache time a test shortens) passes too.
+      ...forwardedShellVariables(),
+      IMAGEGATE_POLICIES: shell.IMAGEGATE_POLICIES || './policies',
+      IMAGEGATE_POLICY_REFRESH_SECONDS:
+        shell.IMAGEGATE_POLICY_REFRESH_SECONDS || String(stage.refreshSeconds),
+      IMAGEGATE_CLUSTER_TOKENS: shell.IMAGEGATE_CLUSTER_TOKENS ?? '',
+      IMAGEGATE_REGISTRY_CREDENTIALS: shell.IMAGEGATE_REGISTRY_CREDENTIALS ?? '',
+      IMAGEGATE_INSECURE_REGISTRIES: shell.IMAGEGATE_INSECURE_REGISTRIES ?? stage.insecureRegistries,
+      IMAGEGATE_LOG_LEVEL: shell.IMAGEGATE_LOG_LEVEL || stage.logLevel,
+      ...common,
+    };
+  }
+  warnAboutShellVariables(stage.name);
+  return {
+    IMAGEGATE_POLICIES: `s3://${stage.policyBucket}/${stage.policyPrefix}`,
+    IMAGEGATE_POLICY_REFRESH_SECONDS: String(stage.refreshSeconds),
+    IMAGEGATE_CLUSTER_TOKENS: `secretsmanager://${stage.clusterTokenSecret?.id ?? ''}`,
+    IMAGEGATE_REGISTRY_CREDENTIALS: stage.registryCredentialSecrets
+      .map((secret) => `secretsmanager://${secret.id}`)
+      .join(','),
+    IMAGEGATE_INSECURE_REGISTRIES: stage.insecureRegistries,
+    IMAGEGATE_LOG_LEVEL: stage.logLevel,
+    ...common,
+  };
+}
+
+/**
+ * The function role's statements (provider.iam.role.statements), least privilege: S3 list and
+ * read under the policy prefix only, GetSecretValue on the named secrets only, ECR pulls on the
+ * configured repositories. `ecr:GetAuthorizationToken` is the only `*`: AWS has no resource for it.
+ * A statement whose parameter is empty is left out.
+ */
+async function iamStatements(/** @type {ResolverContext} */ context) {
+  const stage = await readStage(context);
+  /** @type {Statement[]} */
+  const statements = [];
+  if (stage.policyBucket) {
+    const bucketArn = `arn:${stage.partition}:s3:::${stage.policyBucket}`;
+    statements.push(
+      {
+        Sid: 'ListPolicies',
+        Effect: 'Allow',
+        Action: ['s3:ListBucket'],
+        Resource: [bucketArn],
+        Condition: { StringLike: { 's3:prefix': [`${stage.policyPrefix}/*`] } },
+      },
+      {
+        Sid: 'ReadPolicies',
+        Effect: 'Allow',
+        Action: ['s3:GetObject'],
+        Resource: [`${bucketArn}/${stage.policyPrefix}/*`],
+      },
+    );
+  }
+  if (stage.clusterTokenSecret) {
+    statements.push({
+      Sid: 'ReadClusterTokens',
+      Effect: 'Allow',
+      Action: ['secretsmanager:GetSecretValue'],
+      Resource: [stage.clusterTokenSecret.resource],
+    });
+  }
+  if (stage.registryCredentialSecrets.length > 0) {
+    statements.push({
+      Sid: 'ReadRegistryCredentials',
+      Effect: 'Allow',
+      Action: ['secretsmanager:GetSecretValue'],
+      Resource: stage.registryCredentialSecrets.map((secret) => secret.resource),
+    });
+  }
+  if (stage.ecrRepositories.length > 0) {
+    statements.push(
+      {
+        Sid: 'EcrAuthorizationToken',
+        Effect: 'Allow',
+        Action: ['ecr:GetAuthorizationToken'],
+        Resource: ['*'],
+      },
+      {
+        Sid: 'PullEcrImages',
+        Effect: 'Allow',
+        Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+        Resource: stage.ecrRepositories,
+      },
+    );
+  }
+  return statements;
+}
+
+/** Reads and checks every stage parameter; throws one line naming the parameter on a bad value. */
+async function readStage(
+  /** @type {ResolverContext} */ { resolveVariable, resolveConfigurationProperty, options },
+) {
+  const param = (/** @type {string} */ name) => resolveVariable(`param:${name}`);
+  const local = isLocalCommand(oslsCommand(process.argv.slice(2)));
+  const name = String(await resolveVariable('sls:stage'));
+  const region = String(options.region ?? (await resolveConfigurationProperty(['provider', 'region'])));
+
+  const policyBucket = text('policyBucket', await param('policyBucket'));
+  if (policyBucket && (!BUCKET.test(policyBucket) || policyBucket.includes('..'))) {
+    fail('policyBucket', `${JSON.stringify(policyBucket)} is not an S3 bucket name`);
+  }
+  const policyPrefix = text('policyPrefix', await param('policyPrefix')).replace(/^\/+|\/+$/g, '');
+  if (!PREFIX.test(policyPrefix) || policyPrefix.split('/').some((part) => part === '.' || part === '..')) {
+    fail(
+      'policyPrefix',
+      `${JSON.stringify(policyPrefix)} must be a non-empty key prefix such as imagegate/policies (no wildcards)`,
+    );
+  }
+
+  const tokenSecretRef = text('clusterTokenSecretArn', await param('clusterTokenSecretArn'));
+  const clusterTokenSecret = tokenSecretRef
+    ? secretReference('clusterTokenSecretArn', tokenSecretRef, { placeholder: true })
+    : undefined;
+  const registryCredentialSecrets = list(
+    'registryCredentialSecretArns',
+    await param('registryCredentialSecretArns'),
+  ).map((item) => secretReference('registryCredentialSecretArns', item, { placeholder: false }));
+
+  const ecrRepositories = list('ecrRepositoryArns', await param('ecrRepositoryArns')).map((arn) => {
+    if (!ECR_ARN.test(arn)) {
+      fail(
+        'ecrRepositoryArns',
+        `${JSON.stringify(arn)} is not an ECR repository ARN (arn:aws:ecr:REGION:ACCOUNT:repository/NAME)`,
+      );
+    }
+    return arn.includes('${AWS::') ? { 'Fn::Sub': arn } : arn;
+  });
+
+  const refreshSeconds = integer('policyRefreshSeconds', await param('policyRefreshSeconds'), 1, 3600);
+  const logLevel = text('logLevel', await param('logLevel')).toUpperCase() || 'INFO';
+  if (!LOG_LEVELS.includes(logLevel)) fail('logLevel', `must be one of ${LOG_LEVELS.join(', ')}`);
+  const insecureRegistries = list('insecureRegistries', await param('insecureRegistries'));
+  for (const host of insecureRegistries) {
+    if (!HOST_PORT.test(host)) fail('insecureRegistries', `${JSON.stringify(host)} is not host[:port]`);
+  }
+
+  if (!local) {
+    const missing = [
+      ...(policyBucket ? [] : ['policyBucket']),
+      ...(clusterTokenSecret ? [] : ['clusterTokenSecretArn']),
+    ];
+    if (missing.length > 0) {
+      fail(
+        missing.join(', '),
+        `required to package or deploy stage ${name}: set ${missing.length > 1 ? 'them' : 'it'} under params.${name} in serverless.yml or pass ${missing.map((item) => `--param="${item}=…"`).join(' ')}`,
+      );
+    }
+  }
+
+  return {
+    name,
+    local,
+    partition: partitionOf(region),
+    policyBucket,
+    policyPrefix,
+    clusterTokenSecret,
+    registryCredentialSecrets,
+    ecrRepositories,
+    refreshSeconds,
+    logLevel,
+    insecureRegistries: insecureRegistries.join(','),
+  };
+}
+
+/**
+ * A Secrets Manager secret given by ARN or by name (then in the function's own account and region).
+ * `id` is what the function passes to GetSecretValue; `resource` is the IAM resource:
+ * - a complete ARN (…:secret:NAME-AbCdEf) is used as is;
+ * - a name gets AWS's `-??????` suffix pattern (the six random characters of the secret's ARN);
+ * - with the `{cluster}` placeholder (token secrets only; one secret per cluster) the placeholder
+ *   becomes `*`, so the statement covers every secret under the fixed prefix and nothing else.
+ * @returns {{ id: string, resource: Resource }}
+ */
+function secretReference(
+  /** @type {string} */ name,
+  /** @type {string} */ value,
+  /** @type {{ placeholder: boolean }} */ { placeholder },
+) {
+  const arn = SECRET_ARN.exec(value);
+  const secretName = arn ? (arn[4] ?? '') : value;
+  const placeholders = secretName.split(CLUSTER_PLACEHOLDER).length - 1;
+  const example = placeholder ? ' or imagegate/clusters/{cluster}' : '';
+  if (value.startsWith('arn:') && !arn) {
+    fail(name, `${JSON.stringify(value)} is not a Secrets Manager secret ARN`);
+  }
+  if (placeholders > (placeholder ? 1 : 0) || value.replace(CLUSTER_PLACEHOLDER, '').includes('{')) {
+    fail(
+      name,
+      placeholder
+        ? `${JSON.stringify(value)} may contain {cluster} once, in the secret name`
+        : `${JSON.stringify(value)}: {cluster} is only for clusterTokenSecretArn`,
+    );
+  }
+  if (!SECRET_NAME.test(secretName.replace(CLUSTER_PLACEHOLDER, 'x'))) {
+    fail(
+      name,
+      `${JSON.stringify(value)} is not a secret ARN or name (no wildcards; e.g. arn:aws:secretsmanager:us-east-1:123456789012:secret:imagegate/tokens-AbCdEf${example})`,
+    );
+  }
+  const pattern = secretName.replace(CLUSTER_PLACEHOLDER, '*');
+  if (arn && placeholders === 0) return { id: value, resource: value };
+  if (arn)
+    return { id: value, resource: `${value.slice(0, value.length - secretName.length)}${pattern}-??????` };
+  return {
+    id: value,
+    resource: {
+      'Fn::Sub': `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${pattern}-??????`,
+    },
+  };
+}
+
+/** The osls command, read as osls reads it: the arguments before the first option. */
+function oslsCommand(/** @type {string[]} */ argv) {
+  const words = [];
+  for (const arg of argv) {
+    if (arg.startsWith('-')) break;
+    words.push(arg);
+  }
+  return words.join(' ');
+}
+
+function isLocalCommand(/** @type {string} */ command) {
+  return LOCAL_COMMANDS.some((local) => command === local || command.startsWith(`${local} `));
+}
+
+function partitionOf(/** @type {string} */ region) {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
+}
+
+/** IMAGEGATE_* variables of the shell, except those meant for the build and the CLI, not the function. */
+function forwardedShellVariables() {
+  /** @type {Record<string, string>} */
+  const forwarded = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (name.startsWith('IMAGEGATE_') && !NOT_FOR_THE_FUNCTION.includes(name) && value !== undefined) {
+      forwarded[name] = value;
+    }
+  }
+  return forwarded;
+}
+
+let warned = false;
+function warnAboutShellVariables(/** @type {string} */ stage) {
+  const set = Object.keys(forwardedShellVariables())
+    .filter((variable) => process.env[variable])
+    .sort();
+  if (warned || set.length === 0) return;
+  warned = true;
+  process.stderr.write(
+    `imagegate: stage ${stage} ignores ${set.join(', ')} from this shell; deployed settings come from stage parameters (serverless.yml params)\n`,
+  );
+}
+
+function text(/** @type {string} */ name, /** @type {unknown} */ value) {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return value.trim();
+  if (typeof value === 'number') return String(value);
+  return fail(name, 'must be a string');
+}
+
+/** A YAML list, or one comma-separated string (what `--param="name=a,b"` gives). */
+function list(/** @type {string} */ name, /** @type {unknown} */ value) {
+  const items = Array.isArray(value) ? value.map((item) => text(name, item)) : text(name, value).split(',');
+  return items.map((item) => item.trim()).filter(Boolean);
+}
+
+function integer(
+  /** @type {string} */ name,
+  /** @type {unknown} */ value,
+  /** @type {number} */ min,
+  /** @type {number} */ max,
+) {
+  const number = Number(text(name, value));
+  if (!Number.isInteger(number) || number < min || number > max) {
+    fail(name, `must be a whole number from ${min} to ${max}`);
+  }
+  return number;
+}
+
+/** @returns {never} */
+function fail(/** @type {string} */ name, /** @type {string} */ reason) {
+  const error = new Error(`stage parameter ${name}: ${reason}`);
+  // osls prints the stack of an error thrown here; the message alone is the useful part.
+  error.stack = error.message;
+  throw error;
+}
+
+module.exports = { environment, iamStatements };
