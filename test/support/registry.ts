@@ -198,13 +198,22 @@ function endToEndHeaders(raw: string[]): string[] {
  * (method, path, headers including Host, body) and the response unchanged, and records it. Because the
  * Host header is kept, the registry builds upload `Location` URLs that point back at the proxy.
  */
-export async function startCountingProxy(targetHost: string): Promise<CountingProxy> {
+export async function startCountingProxy(
+  targetHost: string,
+  options: { delayMs?: number } = {},
+): Promise<CountingProxy> {
   const target = new URL(`http://${targetHost}`);
   const agent = new http.Agent({ keepAlive: true });
   let seen: string[] = [];
 
   const server = http.createServer((req, res) => {
     seen.push(`${req.method ?? 'GET'} ${(req.url ?? '/').split('?')[0]}`);
+    // An injected round-trip time: the request waits before it is forwarded.
+    if (options.delayMs) setTimeout(() => forward(req, res), options.delayMs);
+    else forward(req, res);
+  });
+
+  function forward(req: http.IncomingMessage, res: http.ServerResponse): void {
     const upstream = http.request(
       {
         host: target.hostname,
@@ -230,7 +239,7 @@ export async function startCountingProxy(targetHost: string): Promise<CountingPr
       }
     });
     req.pipe(upstream);
-  });
+  }
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,0 +1,291 @@
+/**
+ * `npm run bench`: the latency, request and memory figures of the "fast admission" targets,
+ * measured in one run on this machine against a real registry (Debian docker-registry) on
+ * loopback. Prints a table and writes bench/results.json. See README "Performance".
+ */
+import { spawnSync } from 'node:child_process';
+import { statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { build } from 'esbuild';
+import { readConfig } from '../lib/config';
+import { createRuntime } from '../lib/runtime';
+import { answerAdmissionReview } from '../lib/webhook';
+import { signImage } from '../test/support/cosign-signer';
+import { pushImage } from '../test/support/images';
+import { startCountingProxy } from '../test/support/registry';
+import { podReview, samplePolicy, startKyvernoScenario } from '../test/support/scenario';
+
+type Handler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** npm runs scripts from the package root. */
+const REPO_ROOT = process.cwd();
+const INJECTED_RTT_MS = 50;
+/** tag -> digest, then the `.sig` manifest (needs the digest), then its payload blob (needs the manifest). */
+const ROUND_TRIPS_FLOOR = 3;
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+function percentile(samples: number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+const round = (value: number, digits = 3) => Number(value.toFixed(digits));
+const median = (samples: number[]) => percentile(samples, 50);
+
+function deploymentReview(name: string, images: string[]): Record<string, unknown> {
+  const review = podReview(name, []);
+  const request = review.request as Record<string, unknown>;
+  request.kind = { group: 'apps', version: 'v1', kind: 'Deployment' };
+  request.object = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      template: { spec: { containers: images.map((image, index) => ({ name: `c${index}`, image })) } },
+    },
+  };
+  return review;
+}
+
+function event(review: unknown): APIGatewayProxyEventV2 {
+  return {
+    version: '2.0',
+    routeKey: 'POST /admit',
+    rawPath: '/admit',
+    rawQueryString: '',
+    headers: {},
+    requestContext: {} as APIGatewayProxyEventV2['requestContext'],
+    body: JSON.stringify(review),
+    isBase64Encoded: false,
+  };
+}
+
+async function main(): Promise<void> {
+  const scenario = await startKyvernoScenario();
+  const direct = await startCountingProxy(scenario.registry.host);
+  const slow = await startCountingProxy(scenario.registry.host, { delayMs: INJECTED_RTT_MS });
+  try {
+    const repository = 'bench/app';
+    const tags = Array.from({ length: 15 }, (_, index) => `v${index}`);
+    for (const tag of tags) {
+      const digest = await pushImage(scenario.registry.host, repository, tag);
+      await signImage(scenario.registry.host, repository, digest, scenario.policyKey.privateKey);
+    }
+    const key = scenario.policyKey.publicKeyPem;
+    const policies = (host: string) =>
+      scenario.folderWith({
+        'check-image.yaml': samplePolicy('current', `${host}/bench/*`, key),
+        'other-registry.yaml': samplePolicy('current', 'ghcr.io/other/*', key).replace(
+          'name: check-image',
+          'name: other',
+        ),
+        'audit.yaml': samplePolicy('original', 'quay.io/team/*', key, 'Audit').replace(
+          'name: check-image',
+          'name: audit',
+        ),
+      });
+    const image = (host: string, index: number) => `${host}/${repository}:${tags[index] ?? 'v0'}`;
+
+    // Warm: the real handler (middy and all), verdicts cached, in this process.
+    Object.assign(process.env, {
+      IMAGEGATE_POLICIES: await policies(direct.host),
+      IMAGEGATE_INSECURE_REGISTRIES: [direct.host, slow.host].join(','),
+      IMAGEGATE_LOG_LEVEL: 'ERROR',
+    });
+    const { handler } = (await import('../functions/admit')) as { handler: Handler };
+    const context = {} as Context;
+    const pod1 = event(podReview('pod1', [image(direct.host, 0)]));
+    const deploy10 = event(
+      deploymentReview(
+        'deploy10',
+        Array.from({ length: 10 }, (_, i) => image(direct.host, i)),
+      ),
+    );
+    const timeOf = async (input: APIGatewayProxyEventV2) => {
+      const started = performance.now();
+      const result = await handler(input, context);
+      const elapsed = performance.now() - started;
+      if (!result.body?.includes('"allowed":true'))
+        throw new Error(`bench review not allowed: ${result.body}`);
+      return elapsed;
+    };
+    for (let i = 0; i < 300; i++) await Promise.all([timeOf(pod1), timeOf(deploy10)]);
+    direct.reset();
+    const warm = { pod1: [] as number[], deploy10: [] as number[] };
+    for (let i = 0; i < 2_000; i++) {
+      warm.pod1.push(await timeOf(pod1));
+      warm.deploy10.push(await timeOf(deploy10));
+    }
+    const warmRequests = direct.count() / 4_000;
+
+    // Memory: RSS after 1k and after 20k warm reviews (the verdict cache is bounded).
+    const gc = (globalThis as { gc?: () => void }).gc;
+    const rss = () => {
+      gc?.();
+      return process.memoryUsage().rss / 2 ** 20;
+    };
+    for (let i = 0; i < 1_000; i++) await timeOf(i % 2 ? pod1 : deploy10);
+    const rssAfter1k = rss();
+    for (let i = 1_000; i < 20_000; i++) await timeOf(i % 2 ? pod1 : deploy10);
+    const rssAfter20k = rss();
+
+    // Cold: a fresh runtime (no verdicts, no tags, no tokens, no connections) per review, 5
+    // distinct images, every registry request delayed by the injected round-trip time.
+    const coldConfig = readConfig({
+      IMAGEGATE_POLICIES: await policies(slow.host),
+      IMAGEGATE_INSECURE_REGISTRIES: slow.host,
+    });
+    const coldTimes: number[] = [];
+    let coldRequests = 0;
+    for (let run = 0; run < 9; run++) {
+      const runtime = createRuntime(coldConfig, quiet);
+      const images = Array.from({ length: 5 }, (_, i) => image(slow.host, (run * 5 + i) % tags.length));
+      slow.reset();
+      const started = performance.now();
+      const answer = await answerAdmissionReview(podReview(`cold${run}`, images), runtime);
+      coldTimes.push(performance.now() - started);
+      coldRequests = slow.count();
+      if (!answer.response.allowed) throw new Error('cold review was not allowed');
+      await runtime.close();
+    }
+    const coldMedian = median(coldTimes);
+    const floorMs = ROUND_TRIPS_FLOOR * INJECTED_RTT_MS;
+
+    // Dedupe and single flight: verifications actually performed.
+    const dedupeRuntime = createRuntime(
+      readConfig({
+        IMAGEGATE_POLICIES: await policies(direct.host),
+        IMAGEGATE_INSECURE_REGISTRIES: direct.host,
+      }),
+      quiet,
+    );
+    await answerAdmissionReview(
+      deploymentReview('eight', Array<string>(8).fill(image(direct.host, 11))),
+      dedupeRuntime,
+    );
+    const flightRuntime = createRuntime(
+      readConfig({
+        IMAGEGATE_POLICIES: await policies(direct.host),
+        IMAGEGATE_INSECURE_REGISTRIES: direct.host,
+      }),
+      quiet,
+    );
+    await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        answerAdmissionReview(podReview(`c${i}`, [image(direct.host, 12)]), flightRuntime),
+      ),
+    );
+
+    // Cold start: the Lambda bundle as serverless-esbuild builds it, required by a fresh node.
+    const bundle = join(os.tmpdir(), `imagegate-bench-${process.pid}.cjs`);
+    await build({
+      entryPoints: [join(REPO_ROOT, 'functions/admit.ts')],
+      outfile: bundle,
+      bundle: true,
+      platform: 'node',
+      target: 'node22',
+      format: 'cjs',
+      keepNames: true,
+      logLevel: 'warning',
+    });
+    const bundleBytes = statSync(bundle).size;
+    const inits: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      const run = spawnSync(
+        process.execPath,
+        [
+          '-e',
+          `const t=performance.now();require(${JSON.stringify(bundle)});process.stdout.write(String(performance.now()-t))`,
+        ],
+        { cwd: REPO_ROOT, env: { ...process.env, IMAGEGATE_POLICIES: './policies' }, encoding: 'utf8' },
+      );
+      inits.push(Number(run.stdout));
+    }
+
+    const results = {
+      machine: `${os.cpus()[0]?.model ?? 'unknown'} x${os.cpus().length}, ${round(os.totalmem() / 2 ** 30, 1)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`,
+      measured_at: new Date().toISOString(),
+      warm: {
+        pod1: { p50_ms: round(percentile(warm.pod1, 50)), p99_ms: round(percentile(warm.pod1, 99)) },
+        deploy10: {
+          p50_ms: round(percentile(warm.deploy10, 50)),
+          p99_ms: round(percentile(warm.deploy10, 99)),
+        },
+        policies: 3,
+        reviews: 4_000,
+      },
+      cold: {
+        images: 5,
+        injected_rtt_ms: INJECTED_RTT_MS,
+        round_trips_floor: ROUND_TRIPS_FLOOR,
+        floor_ms: floorMs,
+        median_ms: round(coldMedian, 1),
+        ratio: round(coldMedian / floorMs, 3),
+        runs: coldTimes.length,
+      },
+      registry_requests: { cold_review: coldRequests, warm_review: warmRequests },
+      dedupe: { containers: 8, verifications: dedupeRuntime.cache?.stats.verifications ?? NaN },
+      single_flight: {
+        concurrent_reviews: 100,
+        verifications: flightRuntime.cache?.stats.verifications ?? NaN,
+      },
+      cold_start: { bundle_bytes: bundleBytes, init_ms_median: round(median(inits), 1), runs: inits.length },
+      memory: {
+        rss_mb_after_1k: round(rssAfter1k, 1),
+        rss_mb_after_20k: round(rssAfter20k, 1),
+        gc_exposed: gc !== undefined,
+      },
+    };
+    writeFileSync(join(REPO_ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+    const rows: [string, string, string][] = [
+      [
+        'warm Pod, 1 image (in-process)',
+        `p50 ${results.warm.pod1.p50_ms} ms, p99 ${results.warm.pod1.p99_ms} ms`,
+        'p99 ≤ 2 ms',
+      ],
+      [
+        'warm Deployment, 10 containers',
+        `p50 ${results.warm.deploy10.p50_ms} ms, p99 ${results.warm.deploy10.p99_ms} ms`,
+        'p99 ≤ 2 ms',
+      ],
+      [
+        `cold Pod, 5 images, +${INJECTED_RTT_MS} ms/request`,
+        `median ${results.cold.median_ms} ms = ${results.cold.ratio} x floor (${floorMs} ms)`,
+        '≤ 1.25 x floor',
+      ],
+      ['registry requests per review', `cold ${coldRequests}, warm ${warmRequests}`, 'warm 0'],
+      ['8 containers, one image', `${results.dedupe.verifications} verification(s)`, '1'],
+      ['100 concurrent reviews, one image', `${results.single_flight.verifications} verification(s)`, '1'],
+      [
+        'Lambda bundle',
+        `${(bundleBytes / 2 ** 20).toFixed(2)} MiB, init median ${results.cold_start.init_ms_median} ms`,
+        'init ≤ 150 ms',
+      ],
+      [
+        'RSS after 1k / 20k warm reviews',
+        `${results.memory.rss_mb_after_1k} / ${results.memory.rss_mb_after_20k} MiB`,
+        'bounded',
+      ],
+    ];
+    const width = Math.max(...rows.map(([name]) => name.length));
+    console.log(`imagegate bench — ${results.machine}`);
+    for (const [name, value, target] of rows)
+      console.log(`${name.padEnd(width)}  ${value.padEnd(52)}  ${target}`);
+    console.log('wrote bench/results.json');
+  } finally {
+    await Promise.all([direct.stop(), slow.stop()]);
+    await scenario.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
