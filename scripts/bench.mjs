@@ -5,6 +5,10 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 
+// The bench runs the real registry, as the tests do.
+const deps = spawnSync('bash', ['scripts/ensure-system-deps.sh'], { stdio: 'inherit' });
+if (deps.status !== 0) process.exit(deps.status ?? 1);
+
 // Inside the repository, so that the bundle resolves esbuild (left external) from node_modules.
 mkdirSync('node_modules/.cache', { recursive: true });
 const dir = mkdtempSync(join('node_modules/.cache', 'imagegate-bench-'));
