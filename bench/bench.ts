@@ -15,7 +15,7 @@ import { answerAdmissionReview } from '../lib/webhook';
 import { signImage } from '../test/support/cosign-signer';
 import { pushImage } from '../test/support/images';
 import { startCountingProxy } from '../test/support/registry';
-import { podReview, samplePolicy, startKyvernoScenario } from '../test/support/scenario';
+import { deploymentReview, podReview, samplePolicy, startKyvernoScenario } from '../test/support/scenario';
 
 type Handler = (
   event: APIGatewayProxyEventV2,
@@ -35,21 +35,6 @@ function percentile(samples: number[], p: number): number {
 }
 const round = (value: number, digits = 3) => Number(value.toFixed(digits));
 const median = (samples: number[]) => percentile(samples, 50);
-
-function deploymentReview(name: string, images: string[]): Record<string, unknown> {
-  const review = podReview(name, []);
-  const request = review.request as Record<string, unknown>;
-  request.kind = { group: 'apps', version: 'v1', kind: 'Deployment' };
-  request.object = {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace: 'default' },
-    spec: {
-      template: { spec: { containers: images.map((image, index) => ({ name: `c${index}`, image })) } },
-    },
-  };
-  return review;
-}
 
 function event(review: unknown): APIGatewayProxyEventV2 {
   return {

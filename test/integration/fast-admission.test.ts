@@ -13,6 +13,7 @@ import { signImage } from '../support/cosign-signer';
 import { pushImage } from '../support/images';
 import { startCountingProxy, type CountingProxy } from '../support/registry';
 import {
+  deploymentReview,
   parseBlocked,
   podReview,
   samplePolicy,
@@ -47,27 +48,12 @@ async function runtimeFor(env: Record<string, string> = {}): Promise<Runtime> {
 
 const image = (tag: string) => `${proxy.host}/kyverno/test-verify-image:${tag}`;
 
-function deployment(name: string, images: string[]) {
-  const review = podReview(name, []);
-  const request = review.request as Record<string, unknown>;
-  request.kind = { group: 'apps', version: 'v1', kind: 'Deployment' };
-  request.object = {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace: 'default' },
-    spec: {
-      template: { spec: { containers: images.map((item, index) => ({ name: `c${index}`, image: item })) } },
-    },
-  };
-  return review;
-}
-
 describe('each digest is verified once', () => {
   test('a Deployment with 8 containers sharing one image: one verification, one fetch of each object', async () => {
     const runtime = await runtimeFor();
     proxy.reset();
     const answer = await answerAdmissionReview(
-      deployment('eight', Array<string>(8).fill(image('signed'))),
+      deploymentReview('eight', Array<string>(8).fill(image('signed'))),
       runtime,
     );
     expect(answer.response.allowed).toBe(true);

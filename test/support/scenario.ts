@@ -51,6 +51,22 @@ export function podReview(
   };
 }
 
+/** An AdmissionReview for a Deployment named `name` in `default`, one container per image. */
+export function deploymentReview(name: string, images: readonly string[]): Record<string, unknown> {
+  const review = podReview(name, []);
+  const request = review.request as Record<string, unknown>;
+  request.kind = { group: 'apps', version: 'v1', kind: 'Deployment' };
+  request.object = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      template: { spec: { containers: images.map((image, index) => ({ name: `c${index}`, image })) } },
+    },
+  };
+  return review;
+}
+
 export function podObject(name: string, images: readonly string[]): Record<string, unknown> {
   return {
     apiVersion: 'v1',
