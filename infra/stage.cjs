@@ -37,6 +37,8 @@ const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 const ECR_ARN =
   /^arn:(?:aws[a-z-]*|\$\{AWS::Partition\}):ecr:(?:[a-z0-9-]+|\$\{AWS::Region\}):(?:\d{12}|\$\{AWS::AccountId\}):repository\/[a-z0-9._\/*?-]+$/;
 const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
+/** A cluster's name as `imagegate webhook-config --cluster` takes it: a DNS label. */
+const CLUSTER_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /**
  * @typedef {{
@@ -64,6 +66,10 @@ async function environment(/** @type {ResolverContext} */ context) {
       IMAGEGATE_REGISTRY_CREDENTIALS: shell.IMAGEGATE_REGISTRY_CREDENTIALS ?? '',
       IMAGEGATE_INSECURE_REGISTRIES: shell.IMAGEGATE_INSECURE_REGISTRIES ?? stage.insecureRegistries,
       IMAGEGATE_LOG_LEVEL: shell.IMAGEGATE_LOG_LEVEL || stage.logLevel,
+      ...whenSet(
+        'IMAGEGATE_ALLOWED_PRIVATE_REGISTRIES',
+        shell.IMAGEGATE_ALLOWED_PRIVATE_REGISTRIES ?? stage.allowedPrivateRegistries,
+      ),
       ...common,
     };
   }
@@ -77,8 +83,14 @@ async function environment(/** @type {ResolverContext} */ context) {
       .join(','),
     IMAGEGATE_INSECURE_REGISTRIES: stage.insecureRegistries,
     IMAGEGATE_LOG_LEVEL: stage.logLevel,
+    ...whenSet('IMAGEGATE_ALLOWED_PRIVATE_REGISTRIES', stage.allowedPrivateRegistries),
     ...common,
   };
+}
+
+/** `{ [name]: value }`, or nothing for an empty value (an unset variable means the same). */
+function whenSet(/** @type {string} */ name, /** @type {string} */ value) {
+  return value ? { [name]: value } : {};
 }
 
 /**
@@ -191,6 +203,24 @@ async function readStage(
   for (const host of insecureRegistries) {
     if (!HOST_PORT.test(host)) fail('insecureRegistries', `${JSON.stringify(host)} is not host[:port]`);
   }
+  const allowedPrivateRegistries = list('allowedPrivateRegistries', await param('allowedPrivateRegistries'));
+  for (const host of allowedPrivateRegistries) {
+    if (!HOST_PORT.test(host)) {
+      fail('allowedPrivateRegistries', `${JSON.stringify(host)} is not host[:port]`);
+    }
+  }
+
+  // The clusters the dashboard and the per-cluster alarms show (infra/dashboard.cjs, infra/alarms.cjs).
+  const clusters = list('clusters', await param('clusters'));
+  for (const cluster of clusters) {
+    if (!CLUSTER_NAME.test(cluster)) {
+      fail(
+        'clusters',
+        `${JSON.stringify(cluster)} is not a cluster name (a DNS label, as in the webhook URL)`,
+      );
+    }
+  }
+  if (new Set(clusters).size !== clusters.length) fail('clusters', 'lists a cluster twice');
 
   if (!local) {
     const missing = [
@@ -217,6 +247,8 @@ async function readStage(
     refreshSeconds,
     logLevel,
     insecureRegistries: insecureRegistries.join(','),
+    clusters,
+    allowedPrivateRegistries: allowedPrivateRegistries.join(','),
   };
 }
 
@@ -345,4 +377,4 @@ function fail(/** @type {string} */ name, /** @type {string} */ reason) {
   throw error;
 }
 
-module.exports = { environment, iamStatements };
+module.exports = { environment, iamStatements, readStage };

@@ -8,6 +8,8 @@ export type PolicySourceConfig =
 /** Everything imagegate reads from its environment, with explicit defaults. */
 export interface Config {
   readonly policies: PolicySourceConfig;
+  /** Extra trusted_root.json documents (a folder, a file, or an S3 prefix); the public-good root is always included. */
+  readonly trustRoots: PolicySourceConfig | undefined;
   readonly policyRefreshMs: number;
   /** How long secret values (tokens, registry credentials) are cached. */
   readonly secretCacheMs: number;
@@ -24,6 +26,12 @@ export interface Config {
   readonly registryCredentialSecrets: readonly string[];
   /** Registries (host[:port]) spoken to over plain HTTP. */
   readonly insecureRegistries: readonly string[];
+  /**
+   * Registries (host[:port]) that may resolve to loopback, link-local or private addresses (the
+   * SSRF guard, lib/oci/ssrf.ts, refuses those otherwise); reached over TLS. Insecure registries
+   * are allowed too.
+   */
+  readonly allowedPrivateRegistries: readonly string[];
   readonly logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 }
 
@@ -59,6 +67,9 @@ export function readConfig(env: Readonly<Record<string, string | undefined>>): C
   const tokens = env.IMAGEGATE_CLUSTER_TOKENS?.trim();
   return {
     policies: parsePolicySource(env.IMAGEGATE_POLICIES?.trim() || './policies'),
+    trustRoots: env.IMAGEGATE_TRUST_ROOTS?.trim()
+      ? parsePolicySource(env.IMAGEGATE_TRUST_ROOTS.trim(), 'IMAGEGATE_TRUST_ROOTS')
+      : undefined,
     policyRefreshMs: seconds('IMAGEGATE_POLICY_REFRESH_SECONDS', 30),
     secretCacheMs: seconds('IMAGEGATE_SECRET_CACHE_SECONDS', 300),
     verificationCache: {
@@ -75,15 +86,18 @@ export function readConfig(env: Readonly<Record<string, string | undefined>>): C
       env.IMAGEGATE_INSECURE_REGISTRIES ?? '',
       'IMAGEGATE_INSECURE_REGISTRIES',
     ),
+    allowedPrivateRegistries: parseRegistryList(
+      env.IMAGEGATE_ALLOWED_PRIVATE_REGISTRIES ?? '',
+      'IMAGEGATE_ALLOWED_PRIVATE_REGISTRIES',
+    ),
     logLevel: logLevel as Config['logLevel'],
   };
 }
 
-function parsePolicySource(value: string): PolicySourceConfig {
+function parsePolicySource(value: string, name = 'IMAGEGATE_POLICIES'): PolicySourceConfig {
   if (!value.startsWith('s3://')) return { kind: 'folder', path: value };
   const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(value);
-  if (!match?.[1])
-    throw new ConfigError('INVALID_CONFIG', `IMAGEGATE_POLICIES: ${value} is not s3://bucket/prefix`);
+  if (!match?.[1]) throw new ConfigError('INVALID_CONFIG', `${name}: ${value} is not s3://bucket/prefix`);
   return { kind: 's3', bucket: match[1], prefix: (match[2] ?? '').replace(/\/+$/, '') };
 }
 

@@ -4,19 +4,39 @@ import type { Config } from './config';
 import { RegistryImageSource } from './oci/image-source';
 import { ECR_HOST, SecretCredentialStore } from './oci/credentials';
 import { RegistryClient, type CredentialLookup } from './oci/registry';
+import { RetryingTransport } from './oci/retry';
+import { GuardedTransport, RegistryAddressGuard, type Resolver } from './oci/ssrf';
 import { UndiciTransport, type RegistryTransport } from './oci/transport';
 import { FolderPolicyStore } from './policy/folder-source';
 import type { PolicyProvider, PolicySet } from './policy/policy-set';
 import { RefreshingPolicyProvider } from './policy/provider';
+import type { PolicyLoadEvents } from './policy/provider';
 import type { PolicyStore } from './policy/store';
 import { CachedSecrets, type SecretReader } from './secrets';
-import type { Log, WebhookDependencies } from './webhook';
+import { loadTrustRoots, PUBLIC_GOOD_TRUST_ROOT, type TrustRootDocument } from './verify/trust-roots';
+import { readTrustRootFolder } from './verify/trust-roots-folder';
+import type { Log, ReviewEvent, WebhookDependencies } from './webhook';
 
 /** The AWS-backed adapters, built only when the configuration needs them (they load the SDK). */
 export interface AwsAdapters {
   policyStore(bucket: string, prefix: string): PolicyStore;
   secrets(): SecretReader;
   ecrCredentials(): { lookup: CredentialLookup; invalidate(registry: string): boolean };
+  /** The trusted_root.json documents under an S3 prefix. */
+  trustRootDocuments(bucket: string, prefix: string): Promise<TrustRootDocument[]>;
+}
+
+/** A policy load as the runtime reports it: the provider's details plus the store's location. */
+export type PolicyLoadEvent =
+  | ({ readonly outcome: 'loaded'; readonly location: string } & Parameters<PolicyLoadEvents['loaded']>[0])
+  | ({ readonly outcome: 'failed'; readonly location: string } & Parameters<PolicyLoadEvents['failed']>[0]);
+
+/** Hooks for decision logs and metrics (functions/admit.ts wires lib/observability here). */
+export interface RuntimeObserver {
+  /** Every answered review (becomes {@link WebhookDependencies.observe}). */
+  readonly review?: ((event: ReviewEvent) => void) | undefined;
+  /** Every policy load; when set, it reports loads instead of the default log lines. */
+  readonly policyLoad?: ((event: PolicyLoadEvent) => void) | undefined;
 }
 
 /** Everything the HTTP adapter needs: the webhook's dependencies plus cluster authentication. */
@@ -29,12 +49,19 @@ export interface Runtime extends WebhookDependencies {
 /**
  * Builds the webhook's adapters from configuration; call once per process (Lambda container,
  * CLI run). `options.aws` is called only when AWS is needed, so local runs never load the SDK;
- * `options.transport` replaces the network (tests).
+ * `options.transport` replaces the network (tests); `options.observe` receives reviews and policy
+ * loads (decision logs, metrics).
  */
 export function createRuntime(
   config: Config,
   log: Log,
-  options: { aws?: () => AwsAdapters; transport?: RegistryTransport } = {},
+  options: {
+    aws?: () => AwsAdapters;
+    transport?: RegistryTransport;
+    observe?: RuntimeObserver;
+    /** Resolves registry host names for the SSRF guard (tests); default node:dns. */
+    resolve?: Resolver;
+  } = {},
 ): Runtime {
   const { aws } = options;
   let adapters: AwsAdapters | undefined;
@@ -57,7 +84,7 @@ export function createRuntime(
   const ecrFor = (registry: string) =>
     aws && ECR_HOST.test(registry) ? (ecr ??= awsAdapters().ecrCredentials()) : undefined;
   const undici = options.transport ? undefined : new UndiciTransport();
-  const transport = options.transport ?? undici!;
+  const transport = guardedTransport(config, options.transport ?? undici!, options.resolve);
   const client = new RegistryClient({
     transport,
     insecureRegistries: config.insecureRegistries,
@@ -74,11 +101,30 @@ export function createRuntime(
     config.policies.kind === 's3'
       ? awsAdapters().policyStore(config.policies.bucket, config.policies.prefix)
       : new FolderPolicyStore(config.policies.path);
+  const trust = once(async () => {
+    const source = config.trustRoots;
+    const documents =
+      source?.kind === 's3'
+        ? await awsAdapters().trustRootDocuments(source.bucket, source.prefix)
+        : source
+          ? await readTrustRootFolder(source.path)
+          : [];
+    return loadTrustRoots([PUBLIC_GOOD_TRUST_ROOT, ...documents]);
+  });
   const provider = new RefreshingPolicyProvider(store, {
     refreshMs: config.policyRefreshMs,
+    parseOptions: async () => ({ trust: await trust() }),
     events: {
-      loaded: (details) => log.info('policy set loaded', { location: store.location, ...details }),
-      failed: (details) => log.error('policy set not loaded', { location: store.location, ...details }),
+      loaded: (details) => {
+        const policyLoad = options.observe?.policyLoad;
+        if (policyLoad) policyLoad({ outcome: 'loaded', location: store.location, ...details });
+        else log.info('policy set loaded', { location: store.location, ...details });
+      },
+      failed: (details) => {
+        const policyLoad = options.observe?.policyLoad;
+        if (policyLoad) policyLoad({ outcome: 'failed', location: store.location, ...details });
+        else log.error('policy set not loaded', { location: store.location, ...details });
+      },
     },
   });
 
@@ -86,12 +132,43 @@ export function createRuntime(
     policies: withCredentialSecrets(provider, credentialStore),
     images: new RegistryImageSource(client, { tagCacheMs: config.tagCacheMs }),
     cache: new VerificationCache(config.verificationCache),
+    trust,
     log,
+    observe: options.observe?.review,
     tokens:
       config.clusterTokenSecret && secrets
         ? new ClusterTokens(config.clusterTokenSecret, secrets)
         : undefined,
     close: async () => undici?.close(),
+  };
+}
+
+/**
+ * What every registry request goes through: the SSRF guard (refuses loopback, link-local and
+ * private addresses unless the registry is insecure or in IMAGEGATE_ALLOWED_PRIVATE_REGISTRIES,
+ * and pins the connection to the checked address), then retries of 429/502/503/504.
+ */
+function guardedTransport(
+  config: Config,
+  transport: RegistryTransport,
+  resolve: Resolver | undefined,
+): RegistryTransport {
+  const guard = new RegistryAddressGuard({
+    allowed: [...config.insecureRegistries, ...config.allowedPrivateRegistries],
+    resolve,
+  });
+  return new GuardedTransport(new RetryingTransport(transport), guard);
+}
+
+/** `load` run once; a failure is not kept, so the next call tries again. */
+function once<T>(load: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => {
+    pending ??= load().catch((error: unknown) => {
+      pending = undefined;
+      throw error;
+    });
+    return pending;
   };
 }
 

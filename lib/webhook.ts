@@ -5,6 +5,7 @@ import type { VerificationCache } from './cache/verification-cache';
 import type { AdmissionRequest } from './admission/types';
 import { describeError } from './errors';
 import type { PolicyProvider } from './policy/policy-set';
+import type { TrustRoots } from './verify/trust-roots';
 
 /** Port: where operational messages go (stderr for the CLI, structured logs in Lambda). */
 export interface Log {
@@ -17,6 +18,8 @@ export interface WebhookDependencies {
   readonly policies: PolicyProvider;
   readonly images: ImageSource;
   readonly log: Log;
+  /** Trust roots (public-good plus IMAGEGATE_TRUST_ROOTS), loaded once. */
+  readonly trust?: (() => Promise<TrustRoots>) | undefined;
   /** Verdicts shared across the reviews of this process. */
   readonly cache?: VerificationCache | undefined;
   /** Told about every answered review (decision logs, metrics). */
@@ -56,7 +59,12 @@ export async function answerAdmissionReview(
   try {
     const policySet = await deps.policies.current(cluster);
     policySetVersion = policySet.version;
-    outcome = await reviewAdmissionInDetail(request, policySet, deps.images, { signal, cache: deps.cache });
+    outcome = await reviewAdmissionInDetail(request, policySet, deps.images, {
+      signal,
+      cache: deps.cache,
+      trust: await deps.trust?.(),
+      now: new Date(),
+    });
     response = toAdmissionReview(request.apiVersion, request.uid, outcome.decision);
   } catch (error) {
     failure = describeError(error);

@@ -1,13 +1,15 @@
 import { describeError } from '../errors';
 import type { SignatureLayer, SignatureLocation } from '../oci/cosign';
+import type { SigstoreBundleArtifact } from '../oci/referrers';
 import { ImageReferenceError, RegistryContentError } from '../oci/errors';
 import { formatReference, parseImageReference, type ImageReference } from '../oci/reference';
 import { selectRules, type RuleBinding } from '../policy/match';
 import type { PolicySet } from '../policy/policy-set';
-import type { ImageVerification, KeyAttestor } from '../policy/types';
+import type { ImageVerification, LeafAttestor } from '../policy/types';
 import { matchesAny } from '../policy/wildcard';
 import { decide, type ImageCheckResult } from '../decision/decide';
-import { evaluateAttestorSets, leafAttestors, type FetchedSignatures } from '../verify/attestors';
+import { evaluateAttestorSets, leafAttestors, type AttestorEvidence } from '../verify/attestors';
+import { publicGoodTrustRoots, type TrustRoots } from '../verify/trust-roots';
 import {
   policySetAnnotationPatch,
   policySetAnnotationRemoval,
@@ -28,6 +30,12 @@ export interface ImageSource {
     digest: string,
     signal?: AbortSignal,
   ): Promise<SignatureLayer[]>;
+  /** The Sigstore bundles referring to `digest` at `location`; empty when there are none (or not implemented). */
+  sigstoreBundles?(
+    location: SignatureLocation,
+    digest: string,
+    signal?: AbortSignal,
+  ): Promise<SigstoreBundleArtifact[]>;
 }
 
 /** One image of the resource that one verifyImages entry of one rule must check. */
@@ -48,6 +56,10 @@ export interface ReviewOptions {
   readonly signal?: AbortSignal | undefined;
   /** Verdicts by digest across reviews, with single flight; none = verify every time. */
   readonly cache?: VerificationCache | undefined;
+  /** Trust roots for certificates, transparency logs and timestamps; default: the public-good root. */
+  readonly trust?: TrustRoots | undefined;
+  /** The time, for certificates signed without a log entry or timestamp (`rekor.ignoreTlog`). */
+  readonly now?: Date | undefined;
 }
 
 /** The review's decision, and what was checked for each image (for decision logs and metrics). */
@@ -84,7 +96,7 @@ export async function reviewAdmissionInDetail(
   const { checks, matchedSites } = planChecks(request, selectRules(policySet, request), policySet.version);
   const fetcher = new ReviewFetcher(source, options.signal);
   const results = await Promise.all(
-    checks.map((check) => checkImage(check, policySet.version, fetcher, options.cache)),
+    checks.map((check) => checkImage(check, policySet.version, fetcher, options)),
   );
   const decision = decide(request, results);
   // Subresource updates (pods/ephemeralcontainers) cannot change metadata.
@@ -101,6 +113,7 @@ export async function reviewAdmissionInDetail(
 class ReviewFetcher {
   private readonly digests = new Map<string, Promise<Settled<string>>>();
   private readonly signatures = new Map<string, Promise<Settled<SignatureLayer[]>>>();
+  private readonly bundles = new Map<string, Promise<Settled<SigstoreBundleArtifact[]>>>();
 
   constructor(
     private readonly source: ImageSource,
@@ -115,6 +128,16 @@ class ReviewFetcher {
         ref.digest ? Promise.resolve(ref.digest) : this.source.resolveDigest(ref, this.signal),
       );
       this.digests.set(key, pending);
+    }
+    return pending;
+  }
+
+  sigstoreBundles(location: SignatureLocation, digest: string): Promise<Settled<SigstoreBundleArtifact[]>> {
+    const key = `${location.registry}/${location.repository}@${digest}`;
+    let pending = this.bundles.get(key);
+    if (!pending) {
+      pending = settle(this.source.sigstoreBundles?.(location, digest, this.signal) ?? Promise.resolve([]));
+      this.bundles.set(key, pending);
     }
     return pending;
   }
@@ -140,8 +163,9 @@ async function checkImage(
   check: PlannedCheck,
   policySetVersion: string,
   fetcher: ReviewFetcher,
-  cache: VerificationCache | undefined,
+  options: ReviewOptions,
 ): Promise<ImageCheckResult> {
+  const { cache } = options;
   const base = {
     binding: check.binding,
     entry: check.entry,
@@ -165,22 +189,32 @@ async function checkImage(
   const digest = resolved.value;
 
   const verify = async (): Promise<Verdict> => {
-    const fetched = new Map(
+    // Legacy `.sig` signatures and Sigstore bundles of every location, all at once (ADR 6 decides which count).
+    const evidence = new Map(
       await Promise.all(
-        signatureLocations(check).map(
-          async (location) =>
-            [locationKey(location), await fetcher.cosignSignatures(location, digest)] as const,
-        ),
+        signatureLocations(check).map(async (location) => {
+          const [legacy, bundles] = await Promise.all([
+            fetcher.cosignSignatures(location, digest),
+            fetcher.sigstoreBundles(location, digest),
+          ]);
+          const found: AttestorEvidence = {
+            legacy: legacy.ok ? { ok: true, layers: legacy.value } : unfetched(legacy.error),
+            bundles: bundles.ok ? { ok: true, bundles: bundles.value } : unfetched(bundles.error),
+          };
+          return [locationKey(location), found] as const;
+        }),
       ),
     );
-    return evaluateAttestorSets(check.entry.attestorSets, digest, (attestor): FetchedSignatures => {
-      const signatures = fetched.get(locationKey(locationFor(check, attestor)));
-      if (signatures?.ok) return { ok: true, layers: signatures.value };
-      const error = signatures?.error;
-      return error instanceof RegistryContentError
-        ? { ok: false, trusted: false, reason: describeError(error) }
-        : { ok: false, trusted: 'unknown', reason: describeError(error ?? 'signatures were not fetched') };
-    });
+    return evaluateAttestorSets(
+      check.entry.attestorSets,
+      digest,
+      (attestor) =>
+        evidence.get(locationKey(locationFor(check, attestor))) ?? {
+          legacy: unfetched(undefined),
+          bundles: unfetched(undefined),
+        },
+      { trust: options.trust ?? publicGoodTrustRoots(), type: check.entry.type, now: options.now },
+    );
   };
 
   let verdict: Verdict;
@@ -201,6 +235,13 @@ async function checkImage(
     verdict = await verify();
   }
   return verdictResult({ ...base, cacheHit }, check, ref, digest, verdict);
+}
+
+/** Why signatures could not be fetched: content the registry got wrong is "not trusted", the rest "could not check". */
+function unfetched(error: unknown): { ok: false; trusted: false | 'unknown'; reason: string } {
+  return error instanceof RegistryContentError
+    ? { ok: false, trusted: false, reason: describeError(error) }
+    : { ok: false, trusted: 'unknown', reason: describeError(error ?? 'signatures were not fetched') };
 }
 
 /** Identifies a verifyImages entry (and so its attestors) within a policy set version. */
@@ -268,7 +309,7 @@ function signatureLocations(check: PlannedCheck): SignatureLocation[] {
   return [...unique.values()];
 }
 
-function locationFor(check: PlannedCheck, attestor: KeyAttestor): SignatureLocation {
+function locationFor(check: PlannedCheck, attestor: LeafAttestor): SignatureLocation {
   const override = attestor.repository ?? check.entry.repository;
   if (override) {
     const parsed = parseImageReference(override);

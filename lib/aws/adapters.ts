@@ -3,7 +3,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { AwsAdapters } from '../runtime';
 import { EcrCredentials } from './ecr';
-import { S3PolicyStore } from './s3-policy-store';
+import { readS3JsonDocuments, S3PolicyStore } from './s3-policy-store';
 import { SecretsManagerReader } from './secrets-manager';
 
 /**
@@ -11,16 +11,15 @@ import { SecretsManagerReader } from './secrets-manager';
  * the function's role, `AWS_ENDPOINT_URL_*` overrides). The only module that creates them.
  */
 export function createAwsAdapters(): AwsAdapters {
+  let s3: S3Client | undefined;
+  const s3Client = () =>
+    (s3 ??= new S3Client({
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    }));
   return {
-    policyStore: (bucket, prefix) =>
-      new S3PolicyStore(
-        new S3Client({
-          requestChecksumCalculation: 'WHEN_REQUIRED',
-          responseChecksumValidation: 'WHEN_REQUIRED',
-        }),
-        bucket,
-        prefix,
-      ),
+    trustRootDocuments: (bucket, prefix) => readS3JsonDocuments(s3Client(), bucket, prefix),
+    policyStore: (bucket, prefix) => new S3PolicyStore(s3Client(), bucket, prefix),
     secrets: () => new SecretsManagerReader(new SecretsManagerClient({})),
     ecrCredentials: () => new EcrCredentials((region) => new ECRClient({ region })),
   };

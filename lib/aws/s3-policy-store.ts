@@ -52,3 +52,42 @@ export class S3PolicyStore implements PolicyStore {
     return this.prefix ? `${this.prefix}/${relative}` : relative;
   }
 }
+
+/**
+ * Every `*.json` object directly under `s3://bucket/prefix/` (trusted_root.json documents for
+ * IMAGEGATE_TRUST_ROOTS), parsed, named by key.
+ */
+export async function readS3JsonDocuments(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+): Promise<{ name: string; json: unknown }[]> {
+  const keyPrefix = prefix ? `${prefix}/` : '';
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: keyPrefix,
+        Delimiter: '/',
+        ContinuationToken: token,
+      }),
+    );
+    for (const item of page.Contents ?? []) if (item.Key?.endsWith('.json')) keys.push(item.Key);
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return Promise.all(
+    keys.sort().map(async (key) => {
+      const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const text = (await response.Body?.transformToString('utf8')) ?? '';
+      try {
+        return { name: `s3://${bucket}/${key}`, json: JSON.parse(text) as unknown };
+      } catch (error) {
+        throw new Error(`trust root s3://${bucket}/${key} is not JSON: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+    }),
+  );
+}

@@ -5,6 +5,7 @@ import { parseRegistryList, readConfig } from '../config';
 import { describeError } from '../errors';
 import { readPolicyFiles } from '../policy/folder-source';
 import { parsePolicyFiles } from '../policy/policy-set';
+import { trustRootsFromFolder } from '../verify/trust-roots-folder';
 import { formatProblem, PolicyLoadError } from '../policy/problems';
 import { createRuntime } from '../runtime';
 import { answerAdmissionReview, type Log } from '../webhook';
@@ -94,7 +95,12 @@ async function review(args: readonly string[], io: CliIo): Promise<number> {
 async function lint(paths: readonly string[], io: CliIo): Promise<number> {
   if (paths.length === 0) throw new UsageError('policy lint needs at least one PATH');
   const files = (await Promise.all(paths.map((path) => readPolicyFiles(path)))).flat();
-  const { policies, problems } = parsePolicyFiles(files);
+  // The same trust roots as the webhook: a rekor.url must name one of their logs.
+  const { trustRoots } = readConfig(io.env);
+  if (trustRoots?.kind === 's3')
+    throw new UsageError('policy lint reads IMAGEGATE_TRUST_ROOTS from a folder, not S3');
+  const trust = await trustRootsFromFolder(trustRoots?.path);
+  const { policies, problems } = parsePolicyFiles(files, { trust });
   for (const problem of problems) io.stdout(`${formatProblem(problem)}\n`);
   io.stderr(
     `${files.length} file(s), ${policies.length} valid polic${policies.length === 1 ? 'y' : 'ies'}, ${problems.length} problem(s)\n`,

@@ -2,6 +2,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { AdmissionDecodeError } from '../admission/errors';
 import type { Runtime } from '../runtime';
 import { deadlineSignal, parseApiServerTimeout, reviewBudgetMs } from '../deadline';
+import { rememberDeadline } from '../oci/retry';
 import { answerAdmissionReview } from '../webhook';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
@@ -15,7 +16,8 @@ export type AdmissionEvent = Pick<
 /**
  * Maps an API Gateway HTTP API event to an AdmissionReview answer:
  * - 401 with an empty body for a wrong or missing cluster token (no detail, no review);
- * - 400 with `{"error": "..."}` for a body that is not a JSON AdmissionReview;
+ * - 400 with `{"error": "..."}` for a body that is not a JSON AdmissionReview, is larger than
+ *   {@link MAX_BODY_BYTES} or nests deeper than {@link MAX_JSON_DEPTH};
  * - 200 with the AdmissionReview otherwise, denials included.
  */
 export async function handleAdmissionEvent(
@@ -45,18 +47,15 @@ export async function handleAdmissionEvent(
     }
   }
 
-  const text = event.isBase64Encoded
-    ? Buffer.from(event.body ?? '', 'base64').toString('utf8')
-    : (event.body ?? '');
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch (error) {
-    return badRequest(`request body is not JSON: ${(error as Error).message}`);
-  }
+  const parsed = readRequestBody(event);
+  if (!parsed.ok) return badRequest(parsed.error);
+  const body = parsed.value;
   // The API server gives up after ?timeout= (default 10 s); answer by the failure policy before it.
   const timeoutMs = parseApiServerTimeout(event.queryStringParameters?.timeout);
-  const deadline = deadlineSignal(reviewBudgetMs(timeoutMs, options.remainingTimeMs));
+  const budgetMs = reviewBudgetMs(timeoutMs, options.remainingTimeMs);
+  const deadline = deadlineSignal(budgetMs);
+  // Registry retries (lib/oci/retry.ts) never wait past it.
+  rememberDeadline(deadline.signal, Date.now() + budgetMs);
   try {
     const review = await answerAdmissionReview(body, runtime, { cluster, signal: deadline.signal });
     return { statusCode: 200, headers: JSON_HEADERS, body: JSON.stringify(review) };
@@ -66,6 +65,75 @@ export async function handleAdmissionEvent(
   } finally {
     deadline.clear();
   }
+}
+
+/**
+ * The largest request body read, after base64 decoding: 3 MiB. The API server refuses request
+ * bodies over 3 MiB and etcd stores objects of at most 1.5 MiB by default, so an AdmissionReview
+ * of any object a cluster can hold — an UPDATE carries the object and the old object — fits.
+ */
+export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+/**
+ * The deepest JSON nesting read. A Pod in an AdmissionReview nests about 15 levels (managedFields
+ * included); the limit keeps every recursive walk over the object (image extractors, patches,
+ * error messages) far from the stack's end.
+ */
+export const MAX_JSON_DEPTH = 100;
+
+/** The event's body as JSON, or the reason it is refused (HTTP 400). */
+export function readRequestBody(
+  event: Pick<AdmissionEvent, 'body' | 'isBase64Encoded'>,
+): { ok: true; value: unknown } | { ok: false; error: string } {
+  const raw = event.body ?? '';
+  // Refuse before decoding: base64 text is 4/3 of the bytes it carries, UTF-16 text at least 1/1.
+  const encodedLimit = event.isBase64Encoded ? Math.ceil(MAX_BODY_BYTES / 3) * 4 + 4 : MAX_BODY_BYTES;
+  if (raw.length > encodedLimit) return { ok: false, error: tooLargeMessage() };
+  const decoded = event.isBase64Encoded ? Buffer.from(raw, 'base64') : undefined;
+  const size = decoded ? decoded.length : Buffer.byteLength(raw, 'utf8');
+  if (size > MAX_BODY_BYTES) return { ok: false, error: tooLargeMessage() };
+  const text = decoded ? decoded.toString('utf8') : raw;
+  const depth = jsonNestingDepth(text, MAX_JSON_DEPTH);
+  if (depth > MAX_JSON_DEPTH) {
+    return { ok: false, error: `request body nests deeper than ${MAX_JSON_DEPTH} levels` };
+  }
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch (error) {
+    return { ok: false, error: `request body is not JSON: ${(error as Error).message}` };
+  }
+}
+
+function tooLargeMessage(): string {
+  return `request body is larger than ${MAX_BODY_BYTES} bytes`;
+}
+
+/**
+ * The deepest nesting of arrays and objects in JSON text (strings skipped), scanning no further
+ * than the first point deeper than `stopAbove`. Malformed text gets some number; JSON.parse then
+ * refuses it.
+ */
+export function jsonNestingDepth(text: string, stopAbove = Infinity): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let index = 0; index < text.length; index++) {
+    const char = text.charCodeAt(index);
+    if (inString) {
+      if (char === 0x5c /* \ */) index++;
+      else if (char === 0x22 /* " */) inString = false;
+    } else if (char === 0x22) {
+      inString = true;
+    } else if (char === 0x7b /* { */ || char === 0x5b /* [ */) {
+      depth++;
+      if (depth > deepest) {
+        deepest = depth;
+        if (deepest > stopAbove) return deepest;
+      }
+    } else if (char === 0x7d /* } */ || char === 0x5d /* ] */) {
+      depth--;
+    }
+  }
+  return deepest;
 }
 
 /** The request path with the token replaced, for logs. */

@@ -51,10 +51,17 @@ export async function fetchCosignSignatures(
     );
   }
   const descriptors = layers.map((layer) => parseDescriptor(layer, registry));
+  // Several signers of one image sign the same payload: each distinct blob is fetched once.
+  const payloads = new Map<string, Promise<Uint8Array>>();
+  for (const { digest } of descriptors) {
+    if (!payloads.has(digest)) {
+      payloads.set(digest, client.getBlob(registry, repository, digest, MAX_PAYLOAD_BYTES, signal));
+    }
+  }
   return Promise.all(
     descriptors.map(async (descriptor) => ({
       ...descriptor,
-      payload: await client.getBlob(registry, repository, descriptor.digest, MAX_PAYLOAD_BYTES, signal),
+      payload: await payloads.get(descriptor.digest)!,
     })),
   );
 }

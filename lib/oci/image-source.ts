@@ -2,6 +2,7 @@ import type { ImageSource } from '../admission/review';
 import { untilAborted } from '../deadline';
 import { fetchCosignSignatures, type SignatureLayer, type SignatureLocation } from './cosign';
 import { RegistryContentError } from './errors';
+import { fetchSigstoreBundles, type SigstoreBundleArtifact } from './referrers';
 import type { ImageReference } from './reference';
 import type { RegistryClient } from './registry';
 
@@ -57,6 +58,19 @@ export class RegistryImageSource implements ImageSource {
       location.registry,
       signal,
       () => fetchCosignSignatures(this.client, location, digest, signal),
+    );
+  }
+
+  sigstoreBundles(
+    location: SignatureLocation,
+    digest: string,
+    signal?: AbortSignal,
+  ): Promise<SigstoreBundleArtifact[]> {
+    return this.shared(
+      `bundles ${location.registry}/${location.repository}@${digest}`,
+      location.registry,
+      signal,
+      () => fetchSigstoreBundles(this.client, location, digest, signal),
     );
   }
 

@@ -10,6 +10,12 @@ export const MANIFEST_MEDIA_TYPES = [
   'application/vnd.docker.distribution.manifest.v2+json',
 ] as const;
 
+/** The OCI image index media type: what the referrers API and its fallback tag answer with. */
+export const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
+
+/** Statuses with which a registry says it has no referrers API (go-containerregistry falls back on them). */
+const REFERRERS_UNSUPPORTED = new Set([400, 404, 405, 406, 501]);
+
 /** Credentials for one registry host, as in a Docker config `auths` entry. */
 export type RegistryCredential =
   { readonly username: string; readonly password: string } | { readonly identityToken: string };
@@ -137,6 +143,37 @@ export class RegistryClient {
       );
     }
     return response.body;
+  }
+
+  /**
+   * Lists the referrers of `digest` with the OCI 1.1 referrers API
+   * (`GET /v2/<name>/referrers/<digest>`). `undefined` when the registry does not offer the API
+   * (404, 400, 405, 406 or 501, or an answer that is not an OCI index), so that the caller falls
+   * back to the `sha256-<hex>` tag, as go-containerregistry does. The listing is not
+   * content-addressed: each manifest it names is fetched (and digest-checked) separately.
+   */
+  async listReferrers(
+    registry: string,
+    repository: string,
+    digest: string,
+    signal?: AbortSignal,
+  ): Promise<FetchedManifest | undefined> {
+    const response = await this.get(registry, repository, `referrers/${digest}`, {
+      accept: OCI_INDEX_MEDIA_TYPE,
+      maxBytes: this.maxManifestBytes,
+      signal,
+    });
+    if (REFERRERS_UNSUPPORTED.has(response.status)) return undefined;
+    this.expectOk(registry, response, `referrers of ${repository}@${digest}`);
+    const contentType = response.headers['content-type']?.split(';')[0]?.trim();
+    if (contentType !== OCI_INDEX_MEDIA_TYPE) return undefined;
+    const json = parseJsonObject(response.body, registry, `referrers list of ${repository}@${digest}`);
+    return {
+      digest: sha256Digest(response.body),
+      mediaType: OCI_INDEX_MEDIA_TYPE,
+      bytes: response.body,
+      json,
+    };
   }
 
   private expectOk(registry: string, response: TransportResponse, what: string): void {

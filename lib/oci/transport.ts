@@ -1,4 +1,5 @@
-import { Agent, errors as undiciErrors, request } from 'undici';
+import { isIPv6 } from 'node:net';
+import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import { RegistryContentError, RegistryError } from './errors';
 
 /** One HTTP exchange with a registry; the body is read whole, up to `maxBytes`. */
@@ -10,6 +11,12 @@ export interface TransportRequest {
   readonly signal?: AbortSignal | undefined;
   /** Request body (only the OAuth2 token POST has one). */
   readonly body?: string;
+  /**
+   * Connect to this IP address instead of resolving `url`'s host: the address the SSRF guard
+   * checked (see ssrf.ts), so that a second DNS answer cannot swap it. The Host header and the TLS
+   * server name (SNI and certificate check) stay those of `url`.
+   */
+  readonly connectAddress?: string | undefined;
 }
 
 export interface TransportResponse {
@@ -49,10 +56,20 @@ const TIMEOUT_ERROR_CODES = new Set([
 export class UndiciTransport implements RegistryTransport {
   private readonly agent: Agent;
 
-  constructor(options: { connectTimeoutMs?: number; requestTimeoutMs?: number } = {}) {
+  constructor(
+    options: {
+      connectTimeoutMs?: number;
+      requestTimeoutMs?: number;
+      /** Extra trusted CA certificates (PEM) for registries with a private CA; default: Node's. */
+      ca?: string | readonly string[];
+    } = {},
+  ) {
     const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.agent = new Agent({
-      connect: { timeout: options.connectTimeoutMs ?? 5_000 },
+      connect: {
+        timeout: options.connectTimeoutMs ?? 5_000,
+        ...(options.ca ? { ca: typeof options.ca === 'string' ? options.ca : [...options.ca] } : {}),
+      },
       headersTimeout: requestTimeoutMs,
       bodyTimeout: requestTimeoutMs,
       keepAliveTimeout: 30_000,
@@ -61,26 +78,39 @@ export class UndiciTransport implements RegistryTransport {
 
   async send(req: TransportRequest): Promise<TransportResponse> {
     const host = req.url.host;
+    let target = req.url;
+    let requestHeaders = req.headers;
+    if (req.connectAddress) {
+      // Pinned: the URL names the checked address, the Host header (and so undici's TLS server
+      // name) the registry.
+      target = new URL(req.url);
+      target.hostname = isIPv6(req.connectAddress) ? `[${req.connectAddress}]` : req.connectAddress;
+      requestHeaders = { ...req.headers, host };
+    }
+    let response: Dispatcher.ResponseData;
     try {
-      const response = await request(req.url, {
+      response = await request(target, {
         method: req.method,
-        headers: req.headers,
+        headers: requestHeaders,
         body: req.body,
         signal: req.signal,
         dispatcher: this.agent,
       });
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(response.headers)) {
-        if (value !== undefined)
-          headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
-      }
-      const declared = Number(headers['content-length']);
-      if (Number.isFinite(declared) && declared > req.maxBytes) {
-        response.body.destroy();
-        throw tooLarge(host, req);
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
+    } catch (error) {
+      throw classifyNetworkError(error, host, req.signal);
+    }
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(response.headers)) {
+      if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    const declared = Number(headers['content-length']);
+    if (Number.isFinite(declared) && declared > req.maxBytes) {
+      response.body.destroy();
+      throw tooLarge(host, req);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
       for await (const chunk of response.body) {
         const buffer = chunk as Buffer;
         size += buffer.length;
@@ -90,10 +120,20 @@ export class UndiciTransport implements RegistryTransport {
         }
         chunks.push(buffer);
       }
-      return { status: response.statusCode, headers, body: Buffer.concat(chunks) };
     } catch (error) {
-      throw classifyNetworkError(error, host, req.signal);
+      if (error instanceof RegistryContentError) throw error;
+      const classified = classifyNetworkError(error, host, req.signal);
+      // A success whose body stops short of what was announced (or of its chunked framing) is
+      // content we did not get whole: not trusted. Running out of time stays "could not check".
+      if (classified.code === 'REGISTRY_TIMEOUT' || response.statusCode < 200 || response.statusCode > 299) {
+        throw classified;
+      }
+      throw truncated(host, req, size, declared, error);
     }
+    if (req.method !== 'HEAD' && Number.isFinite(declared) && size !== declared) {
+      throw truncated(host, req, size, declared, undefined);
+    }
+    return { status: response.statusCode, headers, body: Buffer.concat(chunks) };
   }
 
   /** Closes pooled connections (tests, CLI exit). */
@@ -110,7 +150,27 @@ function tooLarge(host: string, req: TransportRequest): RegistryContentError {
   );
 }
 
-function classifyNetworkError(error: unknown, host: string, signal: AbortSignal | undefined): Error {
+function truncated(
+  host: string,
+  req: TransportRequest,
+  size: number,
+  declared: number,
+  cause: unknown,
+): RegistryContentError {
+  const of = Number.isFinite(declared) ? ` of ${declared}` : '';
+  return new RegistryContentError(
+    'TRUNCATED',
+    host,
+    `registry ${host} cut the body of ${req.url.pathname} short (${size}${of} bytes)`,
+    { cause },
+  );
+}
+
+function classifyNetworkError(
+  error: unknown,
+  host: string,
+  signal: AbortSignal | undefined,
+): RegistryError | RegistryContentError {
   if (error instanceof RegistryContentError || error instanceof RegistryError) return error;
   const code = (error as { code?: unknown }).code;
   if (signal?.aborted || error instanceof undiciErrors.RequestAbortedError) {

@@ -1,21 +1,36 @@
 import { describeError } from '../errors';
 import { parseImageReference } from '../oci/reference';
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
+import type { KeyObject } from 'node:crypto';
+import type { X509Certificate } from '@sigstore/core';
+import { CertificateParseError, parseCertificatesPem } from '../verify/certificates';
+import {
+  anchoredRegExp,
+  FULCIO_EXTENSIONS,
+  wildcard,
+  type IdentityPolicy,
+  type ValueMatcher,
+} from '../verify/identity';
 import { KeyParseError, parsePublicKeys, SIGNATURE_HASHES, type SignatureHash } from '../verify/keys';
+import { publicGoodTrustRoots, sameLogUrl, type TrustRoots } from '../verify/trust-roots';
 import { FieldReader, formatPath, type PathSegment, type ReadContext } from './fields';
 import type { PolicyProblem } from './problems';
 import type {
   Attestor,
   AttestorSet,
+  CertificateAttestor,
+  CtlogOptions,
   ImageExtractor,
   FailureAction,
   FailureActionOverride,
   FailurePolicy,
   ImageVerification,
   KeyAttestor,
+  KeylessAttestor,
   LabelSelector,
   Operation,
   Policy,
+  RekorOptions,
   ResourceDescription,
   ResourceFilter,
   Rule,
@@ -48,28 +63,19 @@ const UNSUPPORTED_RULE_FIELDS: Record<string, string> = {
 };
 const UNSUPPORTED_VERIFY_FIELDS: Record<string, string> = {
   attestations: 'attestation verification is ' + NOT_YET,
-  roots: 'keyless verification is ' + NOT_YET,
-  subject: 'keyless verification is ' + NOT_YET,
-  issuer: 'keyless verification is ' + NOT_YET,
-  additionalExtensions: 'keyless verification is ' + NOT_YET,
   validate: 'validation of attestation payloads is ' + NOT_YET,
-};
-const UNSUPPORTED_ATTESTOR_FIELDS: Record<string, string> = {
-  keyless: 'keyless verification is ' + NOT_YET,
-  certificates: 'certificate attestors are ' + NOT_YET,
 };
 const UNSUPPORTED_KEY_FIELDS: Record<string, string> = {
   kms: 'KMS keys are ' + NOT_YET + '; put the public key PEM in publicKeys',
   secret: 'an external webhook cannot read Kubernetes Secrets; put the public key PEM in publicKeys',
 };
 
+const VARIABLES =
+  'Kyverno variables ({{ ... }}) need cluster context imagegate does not have; put the PEM itself here';
 const KMS_OR_SECRET_REFERENCE: [RegExp, string][] = [
   [/^k8s:\/\//, UNSUPPORTED_KEY_FIELDS.secret ?? ''],
   [/^(?:awskms|gcpkms|azurekms|hashivault):\/\//, UNSUPPORTED_KEY_FIELDS.kms ?? ''],
-  [
-    /\{\{.*\}\}/s,
-    'Kyverno variables ({{ ... }}) need cluster context imagegate does not have; put the PEM itself here',
-  ],
+  [/\{\{.*\}\}/s, VARIABLES],
 ];
 const NAMESPACE_SELECTOR =
   'an external webhook cannot read Namespace labels; select namespaces with the namespaceSelector of the MutatingWebhookConfiguration instead';
@@ -84,7 +90,30 @@ const CLUSTER_RBAC =
 export function parsePolicyText(
   text: string,
   source: string,
+  options: ParseOptions = {},
 ): { policies: Policy[]; problems: PolicyProblem[] } {
+  const previous = activeTrust;
+  activeTrust = options.trust;
+  try {
+    return parseDocuments(text, source);
+  } finally {
+    activeTrust = previous;
+  }
+}
+
+/** What parsing checks a policy against besides its own text. */
+export interface ParseOptions {
+  /**
+   * The trust roots the webhook runs with: a `rekor.url` must name one of their logs (or come
+   * with `rekor.pubkey`). Default: the shipped public-good root only.
+   */
+  readonly trust?: TrustRoots | undefined;
+}
+
+/** The trust roots of the parse in progress (parsing is synchronous, so this cannot interleave). */
+let activeTrust: TrustRoots | undefined;
+
+function parseDocuments(text: string, source: string): { policies: Policy[]; problems: PolicyProblem[] } {
   const lineCounter = new LineCounter();
   const documents = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   const policies: Policy[] = [];
@@ -106,7 +135,14 @@ export function parsePolicyText(
       }
       return;
     }
-    const value: unknown = document.toJS({ maxAliasCount: 100 });
+    let value: unknown;
+    try {
+      value = document.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      // yaml refuses to expand aliases past maxAliasCount (a "billion laughs" document).
+      problems.push({ source, line: undefined, path: '', message: `YAML error: ${describeError(error)}` });
+      return;
+    }
     if (value === null || value === undefined) return;
     const documentProblems: PolicyProblem[] = [];
     const context: ReadContext = {
@@ -409,7 +445,7 @@ function readSelector(reader: FieldReader): LabelSelector {
 function readVerifyImages(reader: FieldReader, defaults: PolicyDefaults): ImageVerification | undefined {
   const path = reader.path;
   const type = reader.string('type', { allowed: ['Cosign', 'SigstoreBundle', 'Notary'] }) ?? 'Cosign';
-  if (type !== 'Cosign') reader.problem('type', `is not supported: ${type} verification is ${NOT_YET}`);
+  if (type === 'Notary') reader.problem('type', `is not supported: Notary verification is ${NOT_YET}`);
 
   const image = reader.string('image');
   const imageReferences = [...reader.stringList('imageReferences'), ...(image ? [image] : [])];
@@ -431,14 +467,7 @@ function readVerifyImages(reader: FieldReader, defaults: PolicyDefaults): ImageV
 
   const credentialSecrets = readRegistryCredentials(reader.object('imageRegistryCredentials'));
   const attestorSets = reader.list('attestors').map(readAttestorSet);
-  const legacyKey = reader.string('key');
-  const legacyAnnotations = reader.stringMap('annotations');
-  if (legacyKey !== undefined) {
-    const entries = readKeys(legacyKey, [...path, 'key'], reader, 'sha256', legacyAnnotations, undefined);
-    attestorSets.push({ path: formatPath([...path, 'key']), count: undefined, entries });
-  } else if (Object.keys(legacyAnnotations).length > 0) {
-    reader.problem('annotations', 'applies only together with the rule-level key');
-  }
+  attestorSets.push(...readLegacyAttestor(reader));
   reader.rejectUnknown(UNSUPPORTED_VERIFY_FIELDS);
 
   return {
@@ -455,6 +484,7 @@ function readVerifyImages(reader: FieldReader, defaults: PolicyDefaults): ImageV
     required,
     useCache,
     credentialSecrets,
+    type: type === 'SigstoreBundle' ? 'SigstoreBundle' : 'Cosign',
   };
 }
 
@@ -487,49 +517,84 @@ function readAttestorSet(reader: FieldReader): AttestorSet {
   return { path: formatPath(reader.path), count, entries };
 }
 
+/**
+ * The rule-level legacy attestor (Kyverno's `ImageVerification.Convert`): `key`, or `issuer`
+ * with `subject`, `roots` and `additionalExtensions` (keyless), with `annotations`.
+ */
+function readLegacyAttestor(reader: FieldReader): AttestorSet[] {
+  const path = reader.path;
+  const key = reader.string('key');
+  const annotations = reader.stringMap('annotations');
+  const keylessFields = ['issuer', 'subject', 'roots', 'additionalExtensions'].filter((field) =>
+    reader.has(field),
+  );
+  if (key !== undefined) {
+    for (const field of keylessFields) reader.problem(field, 'applies only without the rule-level key');
+    reader.accept(...keylessFields);
+    const entries = readKeys(key, [...path, 'key'], reader, 'sha256', annotations, undefined, {
+      rekor: NO_LOG,
+      ctlog: { requireSct: false, publicKey: undefined, tsaCertChain: undefined },
+    });
+    return [{ path: formatPath([...path, 'key']), count: undefined, entries }];
+  }
+  if (reader.has('issuer')) {
+    const keyless = readKeylessFields(reader, annotations, undefined, { rule: true });
+    return keyless ? [{ path: formatPath([...path, 'issuer']), count: undefined, entries: [keyless] }] : [];
+  }
+  for (const field of keylessFields)
+    reader.problem(field, 'applies only together with the rule-level issuer');
+  reader.accept(...keylessFields);
+  if (Object.keys(annotations).length > 0) {
+    reader.problem('annotations', 'applies only together with the rule-level key or issuer');
+  }
+  return [];
+}
+
+const ATTESTOR_KINDS = ['keys', 'keyless', 'certificates', 'attestor'] as const;
+
 function readAttestorEntry(reader: FieldReader): Attestor[] {
   const annotations = reader.stringMap('annotations');
   const repository = readRepository(reader);
   const entryHash = readHash(reader, 'signatureAlgorithm');
-  const keys = reader.object('keys');
-  const nested = reader.object('attestor');
-  let attestors: Attestor[] = [];
-  if (keys && nested) {
+  const kinds = ATTESTOR_KINDS.filter((kind) => reader.has(kind));
+  reader.accept(...ATTESTOR_KINDS);
+  reader.rejectUnknown();
+  if (kinds.length !== 1) {
     reader.problem(undefined, 'must have exactly one of keys, certificates, keyless or attestor');
-  } else if (nested) {
-    attestors = [{ path: formatPath(nested.path), kind: 'set', set: readAttestorSet(nested) }];
-  } else if (keys) {
-    const hash = readHash(keys, 'signatureAlgorithm') ?? entryHash ?? 'sha256';
-    const rekor = keys.object('rekor');
-    if (rekor) {
-      const ignoreTlog = rekor.boolean('ignoreTlog', false);
-      rekor.accept('url', 'pubkey');
-      rekor.rejectUnknown();
-      if (!ignoreTlog) {
-        rekor.problem(
-          undefined,
-          'is not supported: requiring a transparency-log entry for key signatures is ' +
-            NOT_YET +
-            '; set ignoreTlog: true or remove rekor',
-        );
-      }
-    }
-    const ctlog = keys.object('ctlog');
-    if (ctlog) {
-      // SCTs live in certificates: for a bare key, ignoreSCT and the CT key change nothing.
-      ctlog.accept('ignoreSCT', 'pubkey');
-      ctlog.rejectUnknown({ tsaCertChain: 'RFC 3161 timestamps are ' + NOT_YET });
-    }
-    const publicKeys = keys.string('publicKeys', { required: !keys.has('kms') && !keys.has('secret') });
-    if (publicKeys !== undefined) {
-      attestors = readKeys(publicKeys, [...keys.path, 'publicKeys'], keys, hash, annotations, repository);
-    }
-    keys.rejectUnknown(UNSUPPORTED_KEY_FIELDS);
-  } else if (!Object.keys(UNSUPPORTED_ATTESTOR_FIELDS).some((field) => reader.has(field))) {
-    reader.problem(undefined, 'must have exactly one of keys, certificates, keyless or attestor');
+    return [];
   }
-  reader.rejectUnknown(UNSUPPORTED_ATTESTOR_FIELDS);
-  return attestors;
+  switch (kinds[0]) {
+    case 'attestor': {
+      const nested = reader.object('attestor');
+      return nested ? [{ path: formatPath(nested.path), kind: 'set', set: readAttestorSet(nested) }] : [];
+    }
+    case 'keys': {
+      const keys = reader.object('keys');
+      if (!keys) return [];
+      const hash = readHash(keys, 'signatureAlgorithm') ?? entryHash ?? 'sha256';
+      const rekor = readRekor(keys, false);
+      const ctlog = readCtlog(keys, 'key');
+      const publicKeys = keys.string('publicKeys', { required: !keys.has('kms') && !keys.has('secret') });
+      keys.rejectUnknown(UNSUPPORTED_KEY_FIELDS);
+      if (publicKeys === undefined) return [];
+      return readKeys(publicKeys, [...keys.path, 'publicKeys'], keys, hash, annotations, repository, {
+        rekor,
+        ctlog,
+      });
+    }
+    case 'keyless': {
+      const keyless = reader.object('keyless');
+      const attestor = keyless && readKeylessFields(keyless, annotations, repository, { rule: false });
+      return attestor ? [attestor] : [];
+    }
+    case 'certificates': {
+      const certificates = reader.object('certificates');
+      const attestor = certificates && readCertificates(certificates, annotations, repository, entryHash);
+      return attestor ? [attestor] : [];
+    }
+    default:
+      return [];
+  }
 }
 
 function readKeys(
@@ -539,6 +604,7 @@ function readKeys(
   hash: SignatureHash,
   annotations: Record<string, string>,
   repository: string | undefined,
+  logs: { rekor: RekorOptions; ctlog: CtlogOptions },
 ): KeyAttestor[] {
   const reference = KMS_OR_SECRET_REFERENCE.find(([pattern]) => pattern.test(pem.trim()));
   if (reference) {
@@ -553,11 +619,205 @@ function readKeys(
       hash,
       annotations,
       repository,
+      ...logs,
     }));
   } catch (error) {
     if (!(error instanceof KeyParseError)) throw error;
     reader.problem(String(path[path.length - 1]), error.message);
     return [];
+  }
+}
+
+/** A key needs no transparency-log entry unless its `rekor` asks for one (ADR 1). */
+const NO_LOG: RekorOptions = { required: false, url: undefined, publicKey: undefined };
+
+/**
+ * `keyless` (or the rule-level `issuer`, `subject`, `roots`, `additionalExtensions`): the
+ * identity the Fulcio certificate must carry, the CA it must chain to, and the log requirements.
+ * `subject` and `issuer` use Kyverno's wildcards; `subjectRegExp` and `issuerRegExp` must match
+ * the whole value (anchored, unlike cosign).
+ */
+function readKeylessFields(
+  reader: FieldReader,
+  annotations: Record<string, string>,
+  repository: string | undefined,
+  options: { rule: boolean },
+): KeylessAttestor | undefined {
+  const subject = reader.string('subject');
+  const issuer = reader.string('issuer');
+  const subjectRegExp = options.rule ? undefined : readRegExp(reader, 'subjectRegExp');
+  const issuerRegExp = options.rule ? undefined : readRegExp(reader, 'issuerRegExp');
+  const extensions = Object.entries(reader.stringMap('additionalExtensions')).flatMap(([name, pattern]) => {
+    const oid =
+      FULCIO_EXTENSIONS[name] ?? (Object.values(FULCIO_EXTENSIONS).includes(name) ? name : undefined);
+    if (!oid) {
+      reader.problem(
+        'additionalExtensions',
+        `unknown certificate extension ${JSON.stringify(name)} (known: ${Object.keys(FULCIO_EXTENSIONS).join(', ')} or their OIDs)`,
+      );
+      return [];
+    }
+    return [{ name, oid, matcher: wildcard(pattern) }];
+  });
+  const identity: IdentityPolicy = {
+    subject: [...(subject ? [wildcard(subject)] : []), ...(subjectRegExp ? [subjectRegExp] : [])],
+    issuer: [...(issuer ? [wildcard(issuer)] : []), ...(issuerRegExp ? [issuerRegExp] : [])],
+    extensions,
+  };
+  const roots = readCertificateField(reader, 'roots', 100);
+  const rekor = options.rule ? readRekorDefaults(true) : readRekor(reader, true);
+  const ctlog: CtlogOptions = options.rule
+    ? { requireSct: true, publicKey: undefined, tsaCertChain: undefined }
+    : readCtlog(reader, 'certificate');
+  if (!options.rule) reader.rejectUnknown();
+  const anonymous = identity.subject.length + identity.issuer.length + identity.extensions.length === 0;
+  if (anonymous && !reader.has('roots')) {
+    reader.problem(
+      undefined,
+      'needs subject, subjectRegExp, issuer, issuerRegExp or additionalExtensions: without an identity any certificate of the trusted Fulcio CAs would pass (or trust only your own CA with roots)',
+    );
+    return undefined;
+  }
+  return {
+    path: formatPath(reader.path),
+    kind: 'keyless',
+    identity,
+    roots,
+    annotations,
+    repository,
+    rekor,
+    ctlog,
+  };
+}
+
+function readCertificates(
+  reader: FieldReader,
+  annotations: Record<string, string>,
+  repository: string | undefined,
+  hash: SignatureHash | undefined,
+): CertificateAttestor | undefined {
+  const cert = readCertificateField(reader, 'cert', 100, { base64: true })?.[0];
+  const certChain = readCertificateField(reader, 'certChain');
+  const rekor = readRekor(reader, true);
+  const ctlog = readCtlog(reader, 'certificate');
+  reader.rejectUnknown();
+  if (!reader.has('cert') && !reader.has('certChain')) {
+    reader.problem(undefined, 'needs cert or certChain (for Fulcio certificates use keyless)');
+    return undefined;
+  }
+  return {
+    path: formatPath(reader.path),
+    kind: 'certificate',
+    cert,
+    certChain,
+    hash: hash ?? 'sha256',
+    annotations,
+    repository,
+    rekor,
+    ctlog,
+  };
+}
+
+function readRekorDefaults(required: boolean): RekorOptions {
+  return { required, url: undefined, publicKey: undefined };
+}
+
+/**
+ * `rekor`: `ignoreTlog`, `url` and `pubkey`. The log is only ever checked offline from the
+ * signature's own proof; `url` must name a log of the trust roots unless `pubkey` gives its key.
+ */
+function readRekor(parent: FieldReader, requiredByDefault: boolean): RekorOptions {
+  const rekor = parent.object('rekor');
+  if (!rekor) return readRekorDefaults(requiredByDefault);
+  const required = !rekor.boolean('ignoreTlog', false);
+  const url = rekor.string('url');
+  const publicKey = readPublicKeyField(rekor, 'pubkey');
+  rekor.rejectUnknown();
+  if (url !== undefined && !/^https?:\/\/[^/\s]+/.test(url)) {
+    rekor.problem('url', `must be an http(s) URL, got ${JSON.stringify(url)}`);
+  } else if (url !== undefined && required && !publicKey) {
+    const trust = activeTrust ?? publicGoodTrustRoots();
+    if (!trust.tlogs.some((log) => sameLogUrl(log.baseURL, url))) {
+      rekor.problem(
+        'url',
+        `names transparency log ${url}, which no trust root has (known: ${[...new Set(trust.tlogs.map((log) => log.baseURL))].join(', ')}); add its trusted_root.json to IMAGEGATE_TRUST_ROOTS or give its key in rekor.pubkey`,
+      );
+    }
+  }
+  return { required, url, publicKey };
+}
+
+/** `ctlog`: `ignoreSCT`, `pubkey` and `tsaCertChain`. SCTs belong to certificates: a key never needs one. */
+function readCtlog(parent: FieldReader, signer: 'key' | 'certificate'): CtlogOptions {
+  const ctlog = parent.object('ctlog');
+  if (!ctlog) return { requireSct: signer === 'certificate', publicKey: undefined, tsaCertChain: undefined };
+  const ignoreSCT = ctlog.boolean('ignoreSCT', false);
+  const publicKey = readPublicKeyField(ctlog, 'pubkey');
+  const chain = readCertificateField(ctlog, 'tsaCertChain', 12);
+  ctlog.rejectUnknown();
+  let tsaCertChain: X509Certificate[] | undefined;
+  if (chain) {
+    const leaves = chain.filter((certificate) => !certificate.isCA);
+    const selfSigned = (certificate: X509Certificate) => certificate.subject.equals(certificate.issuer);
+    if (leaves.length > 1) {
+      ctlog.problem(
+        'tsaCertChain',
+        `must hold at most one timestamping (non-CA) certificate, found ${leaves.length}`,
+      );
+    } else {
+      const intermediates = chain.filter((certificate) => certificate.isCA && !selfSigned(certificate));
+      const roots = chain.filter((certificate) => certificate.isCA && selfSigned(certificate));
+      tsaCertChain = [...leaves, ...intermediates, ...roots];
+    }
+  }
+  return { requireSct: signer === 'certificate' && !ignoreSCT, publicKey, tsaCertChain };
+}
+
+function readPublicKeyField(reader: FieldReader, name: string): KeyObject | undefined {
+  const pem = reader.string(name);
+  if (pem === undefined) return undefined;
+  try {
+    const keys = parsePublicKeys(pem);
+    if (keys.length > 1) reader.problem(name, 'must hold one public key');
+    return keys[0]?.key;
+  } catch (error) {
+    if (!(error instanceof KeyParseError)) throw error;
+    reader.problem(name, error.message);
+    return undefined;
+  }
+}
+
+/** PEM certificates (Kyverno also accepts the PEM base64-encoded in `cert`). */
+function readCertificateField(
+  reader: FieldReader,
+  name: string,
+  max?: number,
+  options: { base64?: boolean } = {},
+): X509Certificate[] | undefined {
+  let pem = reader.string(name);
+  if (pem === undefined) return undefined;
+  if (/\{\{.*\}\}/s.test(pem)) {
+    reader.problem(name, `is not supported: ${VARIABLES}`);
+    return undefined;
+  }
+  if (options.base64 && !pem.includes('-----BEGIN')) pem = Buffer.from(pem, 'base64').toString('utf8');
+  try {
+    return parseCertificatesPem(pem, max);
+  } catch (error) {
+    if (!(error instanceof CertificateParseError)) throw error;
+    reader.problem(name, error.message);
+    return undefined;
+  }
+}
+
+function readRegExp(reader: FieldReader, name: string): ValueMatcher | undefined {
+  const pattern = reader.string(name);
+  if (pattern === undefined) return undefined;
+  try {
+    return anchoredRegExp(pattern);
+  } catch (error) {
+    reader.problem(name, `is not a valid regular expression: ${describeError(error)}`);
+    return undefined;
   }
 }
 

@@ -1,4 +1,4 @@
-import { parsePolicyText } from './parse';
+import { parsePolicyText, type ParseOptions } from './parse';
 import type { PolicyProblem } from './problems';
 import type { Policy } from './types';
 
@@ -22,14 +22,17 @@ export interface PolicyFile {
 }
 
 /** Parses every file; returns the problems of all of them instead of stopping at the first. */
-export function parsePolicyFiles(files: readonly PolicyFile[]): {
+export function parsePolicyFiles(
+  files: readonly PolicyFile[],
+  options: ParseOptions = {},
+): {
   policies: Policy[];
   problems: PolicyProblem[];
 } {
   const policies: Policy[] = [];
   const problems: PolicyProblem[] = [];
   for (const file of files) {
-    const parsed = parsePolicyText(file.text, file.name);
+    const parsed = parsePolicyText(file.text, file.name, options);
     policies.push(...parsed.policies);
     problems.push(...parsed.problems);
   }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describeError } from '../errors';
+import type { ParseOptions } from './parse';
 import { parsePolicyFiles, type PolicyProvider, type PolicySet } from './policy-set';
 import { formatProblem, PolicyLoadError } from './problems';
 import type { PolicyObject, PolicyStore } from './store';
@@ -37,7 +38,13 @@ export class RefreshingPolicyProvider implements PolicyProvider {
 
   constructor(
     private readonly store: PolicyStore,
-    private readonly options: { refreshMs: number; now?: () => number; events?: PolicyLoadEvents },
+    private readonly options: {
+      refreshMs: number;
+      now?: () => number;
+      events?: PolicyLoadEvents;
+      /** How policies are read (the trust roots `rekor.url` must name). */
+      parseOptions?: () => Promise<ParseOptions>;
+    },
   ) {}
 
   current(cluster?: string): Promise<PolicySet> {
@@ -65,7 +72,7 @@ export class RefreshingPolicyProvider implements PolicyProvider {
       const files = await Promise.all(
         objects.map(async (object) => ({ name: object.key, text: await this.text(object) })),
       );
-      const { policies, problems } = parsePolicyFiles(files);
+      const { policies, problems } = parsePolicyFiles(files, await this.options.parseOptions?.());
       if (problems.length > 0) throw new PolicyLoadError(problems);
       const set: PolicySet = { policies, version };
       this.clusters.set(id, { set, checkedAt: this.now(), seenVersion: version });

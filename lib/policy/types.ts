@@ -1,3 +1,6 @@
+import type { KeyObject } from 'node:crypto';
+import type { X509Certificate } from '@sigstore/core';
+import type { IdentityPolicy } from '../verify/identity';
 import type { SignatureHash, VerificationKey } from '../verify/keys';
 
 export type FailureAction = 'Audit' | 'Enforce';
@@ -94,7 +97,15 @@ export interface ImageVerification {
   readonly useCache: boolean;
   /** `imageRegistryCredentials.secrets`: Secrets Manager ids of Docker config secrets. */
   readonly credentialSecrets: readonly string[];
+  /**
+   * `type`: `Cosign` (default) reads Sigstore bundles first and the legacy `.sig` signatures only
+   * when there is none (as cosign v3); `SigstoreBundle` reads bundles only (ADR 6).
+   */
+  readonly type: SignatureFormat;
 }
+
+/** Where an entry's signatures are read from: see {@link ImageVerification.type}. */
+export type SignatureFormat = 'Cosign' | 'SigstoreBundle';
 
 /** `attestors[]` entry: `count` of its entries must pass (all of them when unset). */
 export interface AttestorSet {
@@ -104,7 +115,10 @@ export interface AttestorSet {
 }
 
 /** One entry of an attestor set. */
-export type Attestor = KeyAttestor | NestedAttestor;
+export type Attestor = LeafAttestor | NestedAttestor;
+
+/** An attestor that a signature is verified against (everything but a nested set). */
+export type LeafAttestor = KeyAttestor | KeylessAttestor | CertificateAttestor;
 
 /** `entries[].attestor`: a nested set that passes or fails as one entry. */
 export interface NestedAttestor {
@@ -121,4 +135,56 @@ export interface KeyAttestor {
   readonly hash: SignatureHash;
   readonly annotations: Readonly<Record<string, string>>;
   readonly repository: string | undefined;
+  /** `keys.rekor`: without it no log entry is needed (ADR 1). */
+  readonly rekor: RekorOptions;
+  /** `keys.ctlog`: only `tsaCertChain` matters for a key. */
+  readonly ctlog: CtlogOptions;
+}
+
+/** `keyless`: a Fulcio-style certificate whose identity must match, chained to a trusted CA. */
+export interface KeylessAttestor {
+  readonly path: string;
+  readonly kind: 'keyless';
+  readonly identity: IdentityPolicy;
+  /** `roots`: trust these CA certificates instead of the trust roots' Fulcio CAs. */
+  readonly roots: readonly X509Certificate[] | undefined;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly repository: string | undefined;
+  readonly rekor: RekorOptions;
+  readonly ctlog: CtlogOptions;
+}
+
+/** `certificates`: a given signing certificate (`cert`) and/or the chain it must lead to (`certChain`). */
+export interface CertificateAttestor {
+  readonly path: string;
+  readonly kind: 'certificate';
+  /** `cert`: signatures must verify with this certificate's key. */
+  readonly cert: X509Certificate | undefined;
+  /** `certChain`: with `cert`, its chain (root last); alone, the roots the signature's certificate must chain to. */
+  readonly certChain: readonly X509Certificate[] | undefined;
+  readonly hash: SignatureHash;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly repository: string | undefined;
+  readonly rekor: RekorOptions;
+  readonly ctlog: CtlogOptions;
+}
+
+/** `rekor`: the transparency-log requirement, verified offline from the signature's own proof. */
+export interface RekorOptions {
+  /** `ignoreTlog: false`: a verified Rekor entry is required. */
+  readonly required: boolean;
+  /** `url`: names the log; no request is ever sent to it. */
+  readonly url: string | undefined;
+  /** `pubkey`: the only Rekor key trusted (instead of the trust roots' logs). */
+  readonly publicKey: KeyObject | undefined;
+}
+
+/** `ctlog`: certificate transparency and signed timestamps. */
+export interface CtlogOptions {
+  /** `ignoreSCT: false`: the signing certificate must carry a verified SCT. */
+  readonly requireSct: boolean;
+  /** `pubkey`: the only CT log key trusted (instead of the trust roots' CT logs). */
+  readonly publicKey: KeyObject | undefined;
+  /** `tsaCertChain`: an RFC 3161 timestamp by this authority (signer first) is required. */
+  readonly tsaCertChain: readonly X509Certificate[] | undefined;
 }

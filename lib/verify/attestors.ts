@@ -1,12 +1,30 @@
 import type { SignatureLayer } from '../oci/cosign';
-import type { Attestor, AttestorSet, KeyAttestor } from '../policy/types';
-import { verifyLayersWithKey } from './cosign-key';
+import type { SigstoreBundleArtifact } from '../oci/referrers';
+import type { AttestorSet, LeafAttestor } from '../policy/types';
+import { verifyBundleArtifacts } from './bundle';
+import { resolveCheck, type VerificationContext } from './checks';
+import { verifyLegacySignatures, type SignatureVerdict } from './legacy';
+import { publicGoodTrustRoots } from './trust-roots';
 
-/** The signatures found at one location, or why they could not be fetched. */
+export type { VerificationContext } from './checks';
+
+/** The legacy `.sig` signatures found at one location, or why they could not be fetched. */
 export type FetchedSignatures =
   | { readonly ok: true; readonly layers: readonly SignatureLayer[] }
   | { readonly ok: false; readonly trusted: false; readonly reason: string }
   | { readonly ok: false; readonly trusted: 'unknown'; readonly reason: string };
+
+/** The Sigstore bundles referring to the image at one location, or why they could not be fetched. */
+export type FetchedBundles =
+  | { readonly ok: true; readonly bundles: readonly SigstoreBundleArtifact[] }
+  | { readonly ok: false; readonly trusted: false; readonly reason: string }
+  | { readonly ok: false; readonly trusted: 'unknown'; readonly reason: string };
+
+/** Everything fetched for one leaf attestor's signature location. */
+export interface AttestorEvidence {
+  readonly legacy: FetchedSignatures;
+  readonly bundles: FetchedBundles;
+}
 
 /** Outcome of checking an image digest against a rule's attestor sets. */
 export type AttestorOutcome =
@@ -14,19 +32,28 @@ export type AttestorOutcome =
   | { readonly status: 'fail'; readonly reason: string }
   | { readonly status: 'error'; readonly reason: string };
 
+/** Evidence lookup: the full evidence, or (before bundles are fetched) the legacy signatures alone. */
+export type EvidenceLookup = (attestor: LeafAttestor) => AttestorEvidence | FetchedSignatures;
+
+const NO_BUNDLES: FetchedBundles = { ok: true, bundles: [] };
+
 /**
  * Every attestor set must pass; a set passes when `count` of its entries (all when unset)
- * verify. When the entries that could not be checked would decide the set, the outcome is
- * an error ("could not check"), not a failure.
+ * verify. Each leaf attestor is verified against the evidence at its location, per the entry's
+ * `type` (ADR 6). When the entries that could not be checked would decide the set, the outcome is
+ * an error ("could not check"), not a failure. Pure: no I/O and no clock (`context.now` is the
+ * caller's). Without `context`, the shipped public-good trust root and `type: Cosign` are used.
  */
 export function evaluateAttestorSets(
   sets: readonly AttestorSet[],
   imageDigest: string,
-  signaturesFor: (attestor: KeyAttestor) => FetchedSignatures,
+  evidenceFor: EvidenceLookup,
+  context?: VerificationContext,
 ): AttestorOutcome {
+  const effective: VerificationContext = context ?? { trust: publicGoodTrustRoots(), type: 'Cosign' };
   let firstError: AttestorOutcome | undefined;
   for (const set of sets) {
-    const outcome = evaluateSet(set, imageDigest, signaturesFor);
+    const outcome = evaluateSet(set, imageDigest, evidenceFor, effective);
     if (outcome.status === 'fail') return outcome;
     if (outcome.status === 'error') firstError ??= outcome;
   }
@@ -36,14 +63,18 @@ export function evaluateAttestorSets(
 function evaluateSet(
   set: AttestorSet,
   imageDigest: string,
-  signaturesFor: (attestor: KeyAttestor) => FetchedSignatures,
+  evidenceFor: EvidenceLookup,
+  context: VerificationContext,
 ): AttestorOutcome {
   const required = set.count ?? set.entries.length;
   let passed = 0;
   const failures: string[] = [];
   const errors: string[] = [];
   for (const attestor of set.entries) {
-    const outcome = evaluateAttestor(attestor, imageDigest, signaturesFor);
+    const outcome =
+      attestor.kind === 'set'
+        ? evaluateSet(attestor.set, imageDigest, evidenceFor, context)
+        : evaluateLeaf(attestor, imageDigest, evidenceFor, context);
     if (outcome.status === 'pass') passed++;
     else (outcome.status === 'error' ? errors : failures).push(outcome.reason);
   }
@@ -52,22 +83,48 @@ function evaluateSet(
   return { status: 'fail', reason: distinct(failures.length > 0 ? failures : errors) };
 }
 
-function evaluateAttestor(
-  attestor: Attestor,
+/**
+ * One attestor. `SigstoreBundle`: bundles only. `Cosign`: bundles when the image has any, else
+ * the legacy `.sig` signatures (cosign v3). When the bundle lookup failed, a legacy signature
+ * that verifies still passes; otherwise the lookup's failure decides.
+ */
+function evaluateLeaf(
+  attestor: LeafAttestor,
   imageDigest: string,
-  signaturesFor: (attestor: KeyAttestor) => FetchedSignatures,
+  evidenceFor: EvidenceLookup,
+  context: VerificationContext,
 ): AttestorOutcome {
-  if (attestor.kind === 'set') return evaluateSet(attestor.set, imageDigest, signaturesFor);
-  const signatures = signaturesFor(attestor);
-  if (!signatures.ok) {
-    return { status: signatures.trusted === 'unknown' ? 'error' : 'fail', reason: signatures.reason };
+  const found = evidenceFor(attestor);
+  const evidence: AttestorEvidence = 'legacy' in found ? found : { legacy: found, bundles: NO_BUNDLES };
+  const check = resolveCheck(attestor, context);
+  const { bundles, legacy } = evidence;
+
+  if (context.type === 'SigstoreBundle' || (bundles.ok && bundles.bundles.length > 0)) {
+    if (!bundles.ok) return unfetched(bundles);
+    return outcomeOf(verifyBundleArtifacts(bundles.bundles, imageDigest, check));
   }
-  const result = verifyLayersWithKey(signatures.layers, imageDigest, attestor);
-  return result.verified ? { status: 'pass' } : { status: 'fail', reason: result.reason };
+  const legacyOutcome = legacy.ok
+    ? outcomeOf(verifyLegacySignatures(legacy.layers, imageDigest, check))
+    : unfetched(legacy);
+  if (bundles.ok || legacyOutcome.status === 'pass') return legacyOutcome;
+  // The image may have bundles we could not read: only a passing legacy signature decides.
+  if (bundles.trusted === 'unknown') return { status: 'error', reason: bundles.reason };
+  return { status: legacyOutcome.status, reason: `${legacyOutcome.reason}; ${bundles.reason}` };
 }
 
-/** Every leaf (key) attestor of the sets, nested sets included. */
-export function leafAttestors(sets: readonly AttestorSet[]): KeyAttestor[] {
+function outcomeOf(verdict: SignatureVerdict): AttestorOutcome {
+  return verdict.verified ? { status: 'pass' } : { status: 'fail', reason: verdict.reason };
+}
+
+function unfetched(fetched: {
+  readonly trusted: false | 'unknown';
+  readonly reason: string;
+}): AttestorOutcome {
+  return { status: fetched.trusted === 'unknown' ? 'error' : 'fail', reason: fetched.reason };
+}
+
+/** Every leaf attestor of the sets, nested sets included. */
+export function leafAttestors(sets: readonly AttestorSet[]): LeafAttestor[] {
   return sets.flatMap((set) =>
     set.entries.flatMap((attestor) => (attestor.kind === 'set' ? leafAttestors([attestor.set]) : [attestor])),
   );

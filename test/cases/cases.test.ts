@@ -190,6 +190,8 @@ test.each(caseNames)('%s', async (name) => {
   const handler = loadHandler({
     IMAGEGATE_POLICIES: policyFolder,
     IMAGEGATE_INSECURE_REGISTRIES: proxy.host,
+    // registry-unreachable-*: a closed loopback port, which the SSRF guard would refuse unless allowed.
+    IMAGEGATE_ALLOWED_PRIVATE_REGISTRIES: '127.0.0.1:1',
     IMAGEGATE_LOG_LEVEL: 'ERROR',
   });
 

@@ -373,6 +373,9 @@ describe('ECR', () => {
           secrets: () => {
             throw new Error('not used');
           },
+          trustRootDocuments: () => {
+            throw new Error('not used');
+          },
           ecrCredentials: () =>
             new EcrCredentials((region) => new ECRClient({ region, endpoint: awsJson.url, maxAttempts: 1 })),
         }),

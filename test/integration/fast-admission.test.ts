@@ -58,8 +58,8 @@ describe('each digest is verified once', () => {
     );
     expect(answer.response.allowed).toBe(true);
     expect(runtime.cache?.stats.verifications).toBe(1);
-    // tag -> digest, the .sig manifest, one signature layer
-    expect(proxy.count()).toBe(3);
+    // tag -> digest; the .sig manifest and its payload; the referrers API and referrers tag (bundles)
+    expect(proxy.count()).toBe(5);
   });
 
   test('100 concurrent reviews of the same unseen image share one verification', async () => {
@@ -72,7 +72,7 @@ describe('each digest is verified once', () => {
     );
     expect(answers.every((answer) => answer.response.allowed)).toBe(true);
     expect(runtime.cache?.stats.verifications).toBe(1);
-    expect(proxy.count()).toBe(3);
+    expect(proxy.count()).toBe(5);
   });
 
   test('a warm review makes no registry request for a pinned image, and one tag lookup otherwise', async () => {

@@ -304,7 +304,7 @@ describe('parsePolicyText: unknown and unsupported fields', () => {
     ]);
   });
 
-  test('keyless attestors are not supported, with the reason', () => {
+  test('keyless attestors load (their fields are tested in test/unit/verify/attestor-policy.test.ts)', () => {
     const entry = [
       'failureAction: Enforce',
       'attestors:',
@@ -314,11 +314,9 @@ describe('parsePolicyText: unknown and unsupported fields', () => {
       '          issuer: https://accounts.example.com',
     ];
 
-    const { problems } = parseProblems(policyYaml({ entry }));
+    const [policy] = parseOk(policyYaml({ entry }));
 
-    expect(problems.map((problem) => `${problem.path}: ${problem.message}`)).toEqual([
-      'spec.rules[0].verifyImages[0].attestors[0].entries[0].keyless: is not supported: keyless verification is not implemented by imagegate yet',
-    ]);
+    expect(policy?.rules[0]?.verifyImages[0]?.attestorSets[0]?.entries[0]?.kind).toBe('keyless');
   });
 
   test('namespaceSelector is not supported, with the reason', () => {
@@ -382,11 +380,7 @@ describe('parsePolicyText: unknown and unsupported fields', () => {
       ['attestors:', '  - entries:', '      - keys:', '          secret: {name: k, namespace: n}'],
       'Kubernetes Secrets',
     ],
-    [
-      'certificates',
-      ['attestors:', '  - entries:', '      - certificates:', '          cert: x'],
-      'certificate attestors',
-    ],
+    ['Notary signatures', ['type: Notary'], 'Notary verification'],
   ])('%s are not supported, with the reason', (_name, lines, reason) => {
     const { problems } = parseProblems(policyYaml({ entry: ['failureAction: Enforce', ...lines] }));
 
@@ -397,7 +391,7 @@ describe('parsePolicyText: unknown and unsupported fields', () => {
     ).toBe(true);
   });
 
-  test('a rekor block without ignoreTlog is refused; with ignoreTlog: true it loads', () => {
+  test('a rekor block without ignoreTlog requires the log (checked offline); with ignoreTlog: true it does not', () => {
     const withRekor = (ignoreTlog: string[]) =>
       policyYaml({
         entry: [
@@ -413,13 +407,13 @@ describe('parsePolicyText: unknown and unsupported fields', () => {
         ],
       });
 
-    const { problems } = parseProblems(withRekor([]));
-    expect(problems[0]!.path).toBe('spec.rules[0].verifyImages[0].attestors[0].entries[0].keys.rekor');
-    expect(problems[0]!.message).toMatch(
-      /^is not supported: requiring a transparency-log entry for key signatures is not implemented/,
-    );
+    const required = keysOf(parseOk(withRekor([]))[0]?.rules[0]?.verifyImages[0]?.attestorSets[0]);
+    expect(required[0]?.rekor).toMatchObject({ required: true, url: 'https://rekor.sigstore.dev' });
 
-    expect(parseOk(withRekor(['            ignoreTlog: true']))).toHaveLength(1);
+    const ignored = keysOf(
+      parseOk(withRekor(['            ignoreTlog: true']))[0]?.rules[0]?.verifyImages[0]?.attestorSets[0],
+    );
+    expect(ignored[0]?.rekor.required).toBe(false);
   });
 });
 

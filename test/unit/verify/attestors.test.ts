@@ -1,4 +1,4 @@
-import type { AttestorSet, KeyAttestor } from '../../../lib/policy/types';
+import type { AttestorSet, KeyAttestor, LeafAttestor } from '../../../lib/policy/types';
 import { evaluateAttestorSets, leafAttestors, type FetchedSignatures } from '../../../lib/verify/attestors';
 import { generateKeyPair, simpleSigningPayload, type TestKeyPair } from '../../support/cosign-signer';
 import { DIGEST_A } from '../builders';
@@ -72,7 +72,7 @@ describe('evaluateAttestorSets', () => {
 
   test('an unreachable location does not matter when the others already decide', () => {
     const sets = [set([attestor(alice, 'ghcr.io/org/sigs'), attestor(bob, 'quay.io/org/sigs')], 1)];
-    const byLocation = (item: KeyAttestor): FetchedSignatures =>
+    const byLocation = (item: LeafAttestor): FetchedSignatures =>
       item.repository === 'ghcr.io/org/sigs'
         ? signedBy(alice)
         : { ok: false, trusted: 'unknown', reason: 'registry quay.io is unreachable' };
@@ -82,7 +82,7 @@ describe('evaluateAttestorSets', () => {
 
   test('a failure that errors cannot rescue stays a failure', () => {
     const sets = [set([attestor(alice, 'ghcr.io/org/sigs'), attestor(bob, 'quay.io/org/sigs')])];
-    const byLocation = (item: KeyAttestor): FetchedSignatures =>
+    const byLocation = (item: LeafAttestor): FetchedSignatures =>
       item.repository === 'ghcr.io/org/sigs'
         ? signedBy(carol)
         : { ok: false, trusted: 'unknown', reason: 'registry quay.io is unreachable' };
@@ -108,7 +108,7 @@ describe('evaluateAttestorSets', () => {
 
   test('a failing set wins over an erroring one', () => {
     const sets = [set([attestor(alice, 'quay.io/org/sigs')]), set([attestor(bob, 'ghcr.io/org/sigs')])];
-    const byLocation = (item: KeyAttestor): FetchedSignatures =>
+    const byLocation = (item: LeafAttestor): FetchedSignatures =>
       item.repository === 'ghcr.io/org/sigs'
         ? { ok: true, layers: [] }
         : { ok: false, trusted: 'unknown', reason: 'down' };
@@ -135,7 +135,7 @@ describe('evaluateAttestorSets', () => {
 
     expect(evaluateAttestorSets([nested], DIGEST_A, () => signedBy(bob, carol))).toEqual({ status: 'pass' });
     expect(evaluateAttestorSets([nested], DIGEST_A, () => signedBy(bob)).status).toBe('fail');
-    expect(leafAttestors([nested]).map((item) => item.key.fingerprint)).toEqual(
+    expect(leafAttestors([nested]).map((item) => (item as KeyAttestor).key.fingerprint)).toEqual(
       [alice, bob, carol].map((pair) => keyAttestor(pair).key.fingerprint),
     );
   });

@@ -40,5 +40,7 @@ export function keyAttestor(
     hash: options.hash ?? 'sha256',
     annotations: options.annotations ?? {},
     repository: options.repository,
+    rekor: { required: false, url: undefined, publicKey: undefined },
+    ctlog: { requireSct: false, publicKey: undefined, tsaCertChain: undefined },
   };
 }

@@ -1,0 +1,126 @@
+import type { SignatureLocation } from './cosign';
+import { RegistryContentError } from './errors';
+import { isSha256Digest } from './reference';
+import { OCI_INDEX_MEDIA_TYPE, type FetchedManifest, type RegistryClient } from './registry';
+
+/** The `artifactType` of a Sigstore bundle v0.3 referrer (cosign v3 `cosign sign` / `attest`). */
+export const SIGSTORE_BUNDLE_ARTIFACT_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+const SIGSTORE_BUNDLE_PREFIX = 'application/vnd.dev.sigstore.bundle';
+
+/** One Sigstore bundle attached to an image as an OCI referrer. */
+export interface SigstoreBundleArtifact {
+  /** Digest of the referrer manifest holding the bundle. */
+  readonly manifestDigest: string;
+  /** Media type of the bundle layer (`application/vnd.dev.sigstore.bundle.v0.3+json`). */
+  readonly mediaType: string;
+  /** The bundle JSON, checked against its layer digest. */
+  readonly bytes: Uint8Array;
+}
+
+/** Kyverno refuses images with more referrers; so does imagegate (each one costs requests). */
+const MAX_REFERRERS = 50;
+/** Kyverno's limit for one bundle. */
+const MAX_BUNDLE_BYTES = 10 * 1024 * 1024;
+
+/**
+ * Fetches the Sigstore bundles that refer to `digest` (cosign-formats §3.3): the referrers API,
+ * keeping entries whose `artifactType` is a Sigstore bundle; when the registry has no referrers
+ * API, the referrers tag `sha256-<hex>` (an OCI index), opening every manifest it lists rather
+ * than trusting the listed types (old cosign wrote wrong ones). A referrer that is not a
+ * one-layer Sigstore bundle manifest for this digest is skipped, as cosign does. Empty when there
+ * are none. Registry failures throw `RegistryError`, content that fails its digest or is over a
+ * limit `RegistryContentError` (ADR 3).
+ */
+export async function fetchSigstoreBundles(
+  client: RegistryClient,
+  location: SignatureLocation,
+  digest: string,
+  signal?: AbortSignal,
+): Promise<SigstoreBundleArtifact[]> {
+  const { registry, repository } = location;
+  const listed = await client.listReferrers(registry, repository, digest, signal);
+  let candidates: string[];
+  if (listed) {
+    candidates = descriptors(listed)
+      .filter((descriptor) => descriptor.artifactType?.startsWith(SIGSTORE_BUNDLE_PREFIX))
+      .map((descriptor) => descriptor.digest);
+  } else {
+    const index = await client.getManifest(registry, repository, digest.replace(':', '-'), signal);
+    if (!index || index.mediaType !== OCI_INDEX_MEDIA_TYPE) return [];
+    candidates = descriptors(index).map((descriptor) => descriptor.digest);
+  }
+  candidates = [...new Set(candidates)];
+  if (candidates.length > MAX_REFERRERS) {
+    throw new RegistryContentError(
+      'TOO_LARGE',
+      registry,
+      `${candidates.length} referrers of ${digest} in ${repository} (limit ${MAX_REFERRERS})`,
+    );
+  }
+  const bundles = await Promise.all(
+    candidates.map(async (candidate) => {
+      const manifest = await client.getManifest(registry, repository, candidate, signal).catch(skipForeign);
+      const layer = manifest && bundleLayer(manifest, digest);
+      if (!manifest || !layer) return [];
+      const bytes = await client.getBlob(registry, repository, layer.digest, MAX_BUNDLE_BYTES, signal);
+      return [{ manifestDigest: manifest.digest, mediaType: layer.mediaType, bytes }];
+    }),
+  );
+  return bundles.flat();
+}
+
+/**
+ * A referrer that is not an image manifest we can read (another tool's artifact) is skipped, as
+ * cosign does; bytes that do not match their digest, and registry failures, are not.
+ */
+function skipForeign(error: unknown): undefined {
+  if (
+    error instanceof RegistryContentError &&
+    (error.code === 'UNEXPECTED_MEDIA_TYPE' || error.code === 'MALFORMED')
+  ) {
+    return undefined;
+  }
+  throw error;
+}
+
+interface Descriptor {
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly artifactType: string | undefined;
+}
+
+function descriptors(index: FetchedManifest): Descriptor[] {
+  const manifests = index.json.manifests;
+  if (!Array.isArray(manifests)) return [];
+  return manifests.flatMap((item: unknown) => {
+    const descriptor = item as { digest?: unknown; mediaType?: unknown; artifactType?: unknown } | null;
+    if (typeof descriptor?.digest !== 'string' || !isSha256Digest(descriptor.digest)) return [];
+    return [
+      {
+        digest: descriptor.digest,
+        mediaType: typeof descriptor.mediaType === 'string' ? descriptor.mediaType : '',
+        artifactType: typeof descriptor.artifactType === 'string' ? descriptor.artifactType : undefined,
+      },
+    ];
+  });
+}
+
+/** The bundle layer of a referrer manifest: an image manifest for `subject` with exactly one bundle layer. */
+function bundleLayer(
+  manifest: FetchedManifest,
+  subject: string,
+): { digest: string; mediaType: string } | undefined {
+  const { json } = manifest;
+  if (!Array.isArray(json.layers)) return undefined;
+  const referred = (json.subject as { digest?: unknown } | undefined)?.digest;
+  if (referred !== undefined && referred !== subject) return undefined;
+  const layers = json.layers.filter((layer: unknown) => {
+    const mediaType = (layer as { mediaType?: unknown } | null)?.mediaType;
+    return typeof mediaType === 'string' && mediaType.startsWith(SIGSTORE_BUNDLE_PREFIX);
+  }) as { digest?: unknown; mediaType: string }[];
+  const [layer] = layers;
+  if (layers.length !== 1 || !layer || typeof layer.digest !== 'string' || !isSha256Digest(layer.digest)) {
+    return undefined;
+  }
+  return { digest: layer.digest, mediaType: layer.mediaType };
+}
