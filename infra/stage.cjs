@@ -84,6 +84,10 @@ async function environment(/** @type {ResolverContext} */ context) {
     IMAGEGATE_INSECURE_REGISTRIES: stage.insecureRegistries,
     IMAGEGATE_LOG_LEVEL: stage.logLevel,
     ...whenSet('IMAGEGATE_ALLOWED_PRIVATE_REGISTRIES', stage.allowedPrivateRegistries),
+    ...whenSet(
+      'IMAGEGATE_TRUST_ROOTS',
+      stage.trustRootsPrefix ? `s3://${stage.policyBucket}/${stage.trustRootsPrefix}` : '',
+    ),
     ...common,
   };
 }
@@ -105,19 +109,20 @@ async function iamStatements(/** @type {ResolverContext} */ context) {
   const statements = [];
   if (stage.policyBucket) {
     const bucketArn = `arn:${stage.partition}:s3:::${stage.policyBucket}`;
+    const prefixes = [stage.policyPrefix, ...(stage.trustRootsPrefix ? [stage.trustRootsPrefix] : [])];
     statements.push(
       {
         Sid: 'ListPolicies',
         Effect: 'Allow',
         Action: ['s3:ListBucket'],
         Resource: [bucketArn],
-        Condition: { StringLike: { 's3:prefix': [`${stage.policyPrefix}/*`] } },
+        Condition: { StringLike: { 's3:prefix': prefixes.map((prefix) => `${prefix}/*`) } },
       },
       {
         Sid: 'ReadPolicies',
         Effect: 'Allow',
         Action: ['s3:GetObject'],
-        Resource: [`${bucketArn}/${stage.policyPrefix}/*`],
+        Resource: prefixes.map((prefix) => `${bucketArn}/${prefix}/*`),
       },
     );
   }
@@ -203,6 +208,20 @@ async function readStage(
   for (const host of insecureRegistries) {
     if (!HOST_PORT.test(host)) fail('insecureRegistries', `${JSON.stringify(host)} is not host[:port]`);
   }
+  const trustRootsPrefix = text('trustRootsPrefix', await param('trustRootsPrefix')).replace(
+    /^\/+|\/+$/g,
+    '',
+  );
+  if (
+    trustRootsPrefix &&
+    (!PREFIX.test(trustRootsPrefix) ||
+      trustRootsPrefix.split('/').some((part) => part === '.' || part === '..'))
+  ) {
+    fail(
+      'trustRootsPrefix',
+      `${JSON.stringify(trustRootsPrefix)} must be a key prefix such as imagegate/trust-roots (no wildcards)`,
+    );
+  }
   const allowedPrivateRegistries = list('allowedPrivateRegistries', await param('allowedPrivateRegistries'));
   for (const host of allowedPrivateRegistries) {
     if (!HOST_PORT.test(host)) {
@@ -249,6 +268,7 @@ async function readStage(
     insecureRegistries: insecureRegistries.join(','),
     clusters,
     allowedPrivateRegistries: allowedPrivateRegistries.join(','),
+    trustRootsPrefix,
   };
 }
 

@@ -74,7 +74,7 @@ export function decide(request: AdmissionRequest, results: readonly ImageCheckRe
 }
 
 /** The entry's own action, else the first per-namespace override that matches, else the policy's. */
-function effectiveAction(entry: ImageVerification, namespace: string | undefined): FailureAction {
+export function effectiveAction(entry: ImageVerification, namespace: string | undefined): FailureAction {
   const override = entry.failureActionOverrides.find((candidate) =>
     matchesAny(candidate.namespaces, namespace ?? ''),
   );

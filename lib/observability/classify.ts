@@ -1,6 +1,5 @@
-import type { ImageCheckResult } from '../decision/decide';
+import { effectiveAction as entryAction, type ImageCheckResult } from '../decision/decide';
 import type { FailureAction } from '../policy/types';
-import { matchesAny } from '../policy/wildcard';
 import type { RegistryErrorClass } from './catalogue';
 
 /**
@@ -10,15 +9,9 @@ import type { RegistryErrorClass } from './catalogue';
  */
 export type CheckEffect = 'none' | 'warn' | 'block';
 
-/**
- * The failure action in force for a check: the entry's per-namespace override that matches
- * first, else its own. Mirrors decide.ts's `effectiveAction` (not exported there).
- */
+/** The failure action in force for a check (the decision's own rule). */
 export function effectiveAction(result: ImageCheckResult, namespace: string | undefined): FailureAction {
-  const override = result.entry.failureActionOverrides.find((candidate) =>
-    matchesAny(candidate.namespaces, namespace ?? ''),
-  );
-  return override?.action ?? result.entry.failureAction;
+  return entryAction(result.entry, namespace);
 }
 
 export function checkEffect(result: ImageCheckResult, namespace: string | undefined): CheckEffect {

@@ -157,6 +157,7 @@ describe('osls package --stage prod (provisioned concurrency, one token map secr
         '--param=policyPrefix=/fleet/policies/',
         `--param=clusterTokenSecretArn=${TOKEN_SECRET}`,
         `--param=registryCredentialSecretArns=${GHCR_SECRET},imagegate/dockerhub`,
+        '--param=trustRootsPrefix=fleet/trust-roots',
       ],
       // Left in a deployer's shell: must not reach the deployed function.
       { IMAGEGATE_POLICIES: './my-local-policies', IMAGEGATE_LOG_LEVEL: 'DEBUG' },
@@ -182,6 +183,7 @@ describe('osls package --stage prod (provisioned concurrency, one token map secr
       IMAGEGATE_REGISTRY_CREDENTIALS: `secretsmanager://${GHCR_SECRET},secretsmanager://imagegate/dockerhub`,
       IMAGEGATE_INSECURE_REGISTRIES: '',
       IMAGEGATE_LOG_LEVEL: 'INFO',
+      IMAGEGATE_TRUST_ROOTS: 's3://acme-imagegate/fleet/trust-roots',
     });
     expect(stderr).toContain(
       'imagegate: stage prod ignores IMAGEGATE_LOG_LEVEL, IMAGEGATE_POLICIES from this shell',
@@ -220,13 +222,16 @@ describe('osls package --stage prod (provisioned concurrency, one token map secr
         Effect: 'Allow',
         Action: ['s3:ListBucket'],
         Resource: ['arn:aws:s3:::acme-imagegate'],
-        Condition: { StringLike: { 's3:prefix': ['fleet/policies/*'] } },
+        Condition: { StringLike: { 's3:prefix': ['fleet/policies/*', 'fleet/trust-roots/*'] } },
       },
       {
         Sid: 'ReadPolicies',
         Effect: 'Allow',
         Action: ['s3:GetObject'],
-        Resource: ['arn:aws:s3:::acme-imagegate/fleet/policies/*'],
+        Resource: [
+          'arn:aws:s3:::acme-imagegate/fleet/policies/*',
+          'arn:aws:s3:::acme-imagegate/fleet/trust-roots/*',
+        ],
       },
       {
         Sid: 'ReadClusterTokens',
