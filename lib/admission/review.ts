@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describeError } from '../errors';
 import type { SignatureLayer, SignatureLocation } from '../oci/cosign';
 import type { SigstoreBundleArtifact } from '../oci/referrers';
@@ -5,10 +6,22 @@ import { ImageReferenceError, RegistryContentError } from '../oci/errors';
 import { formatReference, parseImageReference, type ImageReference } from '../oci/reference';
 import { selectRules, type RuleBinding } from '../policy/match';
 import type { PolicySet } from '../policy/policy-set';
+import {
+  imageInfoVariable,
+  imagesVariable,
+  preconditionsHold,
+  requestVariable,
+} from '../policy/preconditions';
 import type { ImageVerification, LeafAttestor } from '../policy/types';
 import { matchesAny } from '../policy/wildcard';
 import { decide, type ImageCheckResult } from '../decision/decide';
-import { evaluateAttestorSets, leafAttestors, type AttestorEvidence } from '../verify/attestors';
+import { evaluateAttestations, type AttestationEvidence } from '../verify/attestations';
+import {
+  evaluateAttestorSets,
+  leafAttestors,
+  type AttestorEvidence,
+  type AttestorOutcome,
+} from '../verify/attestors';
 import { publicGoodTrustRoots, type TrustRoots } from '../verify/trust-roots';
 import {
   policySetAnnotationPatch,
@@ -30,6 +43,15 @@ export interface ImageSource {
     digest: string,
     signal?: AbortSignal,
   ): Promise<SignatureLayer[]>;
+  /**
+   * The cosign `.att` attestations stored for `digest` at `location` (one layer per DSSE envelope);
+   * empty when there are none (or not implemented).
+   */
+  cosignAttestations?(
+    location: SignatureLocation,
+    digest: string,
+    signal?: AbortSignal,
+  ): Promise<SignatureLayer[]>;
   /** The Sigstore bundles referring to `digest` at `location`; empty when there are none (or not implemented). */
   sigstoreBundles?(
     location: SignatureLocation,
@@ -47,6 +69,8 @@ interface PlannedCheck {
   readonly image: string;
   readonly ref: ImageReference | ImageReferenceError;
   readonly skipped: boolean;
+  /** `request` and `images` for attestation conditions, built on first use. */
+  readonly variables: () => Readonly<Record<string, unknown>>;
 }
 
 type Settled<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
@@ -114,6 +138,7 @@ class ReviewFetcher {
   private readonly digests = new Map<string, Promise<Settled<string>>>();
   private readonly signatures = new Map<string, Promise<Settled<SignatureLayer[]>>>();
   private readonly bundles = new Map<string, Promise<Settled<SigstoreBundleArtifact[]>>>();
+  private readonly attestations = new Map<string, Promise<Settled<SignatureLayer[]>>>();
 
   constructor(
     private readonly source: ImageSource,
@@ -142,6 +167,18 @@ class ReviewFetcher {
     return pending;
   }
 
+  cosignAttestations(location: SignatureLocation, digest: string): Promise<Settled<SignatureLayer[]>> {
+    const key = `${location.registry}/${location.repository}@${digest}`;
+    let pending = this.attestations.get(key);
+    if (!pending) {
+      pending = settle(
+        this.source.cosignAttestations?.(location, digest, this.signal) ?? Promise.resolve([]),
+      );
+      this.attestations.set(key, pending);
+    }
+    return pending;
+  }
+
   cosignSignatures(location: SignatureLocation, digest: string): Promise<Settled<SignatureLayer[]>> {
     const key = `${location.registry}/${location.repository}@${digest}`;
     let pending = this.signatures.get(key);
@@ -156,7 +193,7 @@ class ReviewFetcher {
 /** The verdict of one verifyImages entry for one digest, as cached. */
 type Verdict =
   | { readonly status: 'pass' }
-  | { readonly status: 'fail'; readonly reason: string }
+  | { readonly status: 'fail'; readonly reason: string; readonly attestation?: boolean }
   | { readonly status: 'error'; readonly reason: string };
 
 async function checkImage(
@@ -189,7 +226,9 @@ async function checkImage(
   const digest = resolved.value;
 
   const verify = async (): Promise<Verdict> => {
-    // Legacy `.sig` signatures and Sigstore bundles of every location, all at once (ADR 6 decides which count).
+    // Legacy `.sig` signatures and Sigstore bundles of every location, and the `.att` attestations
+    // (only when the entry has attestations), all at once (ADR 6 decides which count).
+    const attestationEvidence = fetchAttestationEvidence(check, digest, fetcher);
     const evidence = new Map(
       await Promise.all(
         signatureLocations(check).map(async (location) => {
@@ -205,7 +244,12 @@ async function checkImage(
         }),
       ),
     );
-    return evaluateAttestorSets(
+    const context = {
+      trust: options.trust ?? publicGoodTrustRoots(),
+      type: check.entry.type,
+      now: options.now,
+    };
+    const signatures = evaluateAttestorSets(
       check.entry.attestorSets,
       digest,
       (attestor) =>
@@ -213,14 +257,31 @@ async function checkImage(
           legacy: unfetched(undefined),
           bundles: unfetched(undefined),
         },
-      { trust: options.trust ?? publicGoodTrustRoots(), type: check.entry.type, now: options.now },
+      context,
     );
+    if (signatures.status === 'fail' || check.entry.attestations.length === 0) return signatures;
+    const attestationsFound = await attestationEvidence;
+    const attestations = evaluateAttestations(
+      check.entry.attestations,
+      digest,
+      (attestor) =>
+        attestationsFound.get(locationKey(locationFor(check, attestor))) ?? {
+          legacy: unfetched(undefined),
+          bundles: unfetched(undefined),
+        },
+      { ...context, variables: { ...check.variables(), image: imageInfoVariable(ref, digest) } },
+    );
+    return combine(signatures, attestations);
   };
 
   let verdict: Verdict;
   let cacheHit = false;
   if (cache && check.entry.useCache) {
-    const key = VerificationCache.key({ policySetVersion, attestor: attestorKey(check), digest });
+    const key = VerificationCache.key({
+      policySetVersion,
+      attestor: attestorKey(check) + conditionInputs(check),
+      digest,
+    });
     const cached = cache.get(key);
     cacheHit = cached !== undefined;
     // Another review may have started this verification; this one still leaves at its own deadline.
@@ -242,6 +303,64 @@ function unfetched(error: unknown): { ok: false; trusted: false | 'unknown'; rea
   return error instanceof RegistryContentError
     ? { ok: false, trusted: false, reason: describeError(error) }
     : { ok: false, trusted: 'unknown', reason: describeError(error ?? 'signatures were not fetched') };
+}
+
+/** The signatures' outcome, then the attestations': a definite failure of either decides first. */
+function combine(signatures: AttestorOutcome, attestations: AttestorOutcome): Verdict {
+  if (attestations.status === 'fail') return { ...attestations, attestation: true };
+  if (signatures.status === 'error') return signatures;
+  return attestations;
+}
+
+/**
+ * The `.att` attestations and Sigstore bundles at each location of the entry's attestation
+ * attestors, fetched (through the review's shared fetches) only when the entry has attestations.
+ */
+async function fetchAttestationEvidence(
+  check: PlannedCheck,
+  digest: string,
+  fetcher: ReviewFetcher,
+): Promise<Map<string, AttestationEvidence>> {
+  const locations = new Map<string, SignatureLocation>();
+  for (const attestation of check.entry.attestations) {
+    for (const attestor of leafAttestors(attestation.attestorSets)) {
+      const location = locationFor(check, attestor);
+      locations.set(locationKey(location), location);
+    }
+  }
+  return new Map(
+    await Promise.all(
+      [...locations.entries()].map(async ([key, location]) => {
+        const [legacy, bundles] = await Promise.all([
+          fetcher.cosignAttestations(location, digest),
+          fetcher.sigstoreBundles(location, digest),
+        ]);
+        const found: AttestationEvidence = {
+          legacy: legacy.ok ? { ok: true, layers: legacy.value } : unfetched(legacy.error),
+          bundles: bundles.ok ? { ok: true, bundles: bundles.value } : unfetched(bundles.error),
+        };
+        return [key, found] as const;
+      }),
+    ),
+  );
+}
+
+const CONDITION_VARIABLE = /\{\{(.+?)\}\}/gs;
+
+/**
+ * What a verdict depends on besides the digest: attestation conditions that read `image` make it
+ * depend on the image reference (its tag), ones that read `request` or `images` on the request.
+ */
+function conditionInputs(check: PlannedCheck): string {
+  const variables = [
+    ...JSON.stringify(check.entry.attestations.map((item) => item.conditions)).matchAll(CONDITION_VARIABLE),
+  ].map((match) => match[1] ?? '');
+  let inputs = '';
+  if (variables.some((text) => /\bimage\b/.test(text))) inputs += `|image=${check.image}`;
+  if (variables.some((text) => /\b(?:request|images)\b/.test(text))) {
+    inputs += `|request=${createHash('sha256').update(JSON.stringify(check.variables())).digest('hex')}`;
+  }
+  return inputs;
 }
 
 /** Identifies a verifyImages entry (and so its attestors) within a policy set version. */
@@ -268,11 +387,20 @@ function planChecks(
   const checks: PlannedCheck[] = [];
   let matchedSites = 0;
   const kind = request.kind.kind;
+  let requestContext: Record<string, unknown> | undefined;
   const previous =
     request.operation === 'UPDATE' && recordedPolicySet(request.oldObject) === policySetVersion
       ? request.oldObject
       : undefined;
   for (const binding of bindings) {
+    // A rule whose preconditions do not hold is skipped, as Kyverno reports it: no check, no warning.
+    if (!preconditionsHold(binding.rule, request).passed) continue;
+    let ruleContext: Record<string, unknown> | undefined;
+    const variables = () =>
+      (ruleContext ??= {
+        request: (requestContext ??= requestVariable(request)),
+        images: imagesVariable(request, binding.rule),
+      });
     const locators = binding.rule.imageExtractors[kind];
     const sites = extractImageSites(kind, request.object, locators);
     const unchanged = new Map(
@@ -292,7 +420,7 @@ function planChecks(
         matchedSites++;
         if (unchanged.get(site.pointer) === site.image) continue;
         const skipped = matchesAny(entry.skipImageReferences, image);
-        checks.push({ binding, entry, site, image, ref, skipped });
+        checks.push({ binding, entry, site, image, ref, skipped, variables });
       }
     }
   }
@@ -335,7 +463,10 @@ function verdictResult(
       return {
         ...base,
         status: 'pass',
-        message: `verified image signatures for ${check.image}`,
+        message:
+          check.entry.attestations.length > 0
+            ? `verified image attestations for ${check.image}`
+            : `verified image signatures for ${check.image}`,
         digest,
         ref,
       };
@@ -343,7 +474,9 @@ function verdictResult(
       return {
         ...base,
         status: 'fail',
-        message: `image verification failed for ${check.image}: ${verdict.reason}`,
+        message: verdict.attestation
+          ? `image attestations verification failed for ${check.image}: ${verdict.reason}`
+          : `image verification failed for ${check.image}: ${verdict.reason}`,
         digest,
       };
     case 'error':

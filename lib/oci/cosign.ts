@@ -18,21 +18,53 @@ export interface SignatureLocation {
 
 export const COSIGN_SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
 
+/** The `.att` layer annotation naming the statement's predicate type (unsigned: only a hint). */
+export const COSIGN_PREDICATE_TYPE_ANNOTATION = 'predicateType';
+/** Media type of a `.att` layer: the DSSE envelope JSON. */
+export const DSSE_ENVELOPE_MEDIA_TYPE = 'application/vnd.dsse.envelope.v1+json';
+
 const MAX_SIGNATURE_LAYERS = 100;
 const MAX_PAYLOAD_BYTES = 1024 * 1024;
+/** An attestation (an SBOM, a scan) is larger than a signature payload; Kyverno's bundle limit. */
+const MAX_ATTESTATION_BYTES = 10 * 1024 * 1024;
 
 /**
  * Fetches the legacy cosign signatures (`sha256-<hex>.sig`) of `digest`. Returns an empty list
  * when the image has no signature manifest.
  */
-export async function fetchCosignSignatures(
+export function fetchCosignSignatures(
   client: RegistryClient,
   location: SignatureLocation,
   digest: string,
   signal?: AbortSignal,
 ): Promise<SignatureLayer[]> {
+  return fetchCosignLayers(client, location, digest, 'sig', signal);
+}
+
+/**
+ * Fetches the legacy cosign attestations (`sha256-<hex>.att`, cosign-formats §2) of `digest`: one
+ * layer per attestation, its payload the DSSE envelope bytes exactly as stored. Returns an empty
+ * list when the image has no attestation manifest.
+ */
+export function fetchCosignAttestations(
+  client: RegistryClient,
+  location: SignatureLocation,
+  digest: string,
+  signal?: AbortSignal,
+): Promise<SignatureLayer[]> {
+  return fetchCosignLayers(client, location, digest, 'att', signal);
+}
+
+async function fetchCosignLayers(
+  client: RegistryClient,
+  location: SignatureLocation,
+  digest: string,
+  suffix: 'sig' | 'att',
+  signal?: AbortSignal,
+): Promise<SignatureLayer[]> {
   const { registry, repository } = location;
-  const manifest = await client.getManifest(registry, repository, cosignTag(digest, 'sig'), signal);
+  const what = suffix === 'sig' ? 'signature' : 'attestation';
+  const manifest = await client.getManifest(registry, repository, cosignTag(digest, suffix), signal);
   if (!manifest) return [];
 
   const layers = manifest.json.layers;
@@ -40,22 +72,23 @@ export async function fetchCosignSignatures(
     throw new RegistryContentError(
       'MALFORMED',
       registry,
-      `signature manifest of ${digest} in ${repository} has no layers`,
+      `${what} manifest of ${digest} in ${repository} has no layers`,
     );
   }
   if (layers.length > MAX_SIGNATURE_LAYERS) {
     throw new RegistryContentError(
       'TOO_LARGE',
       registry,
-      `signature manifest of ${digest} in ${repository} has ${layers.length} layers (limit ${MAX_SIGNATURE_LAYERS})`,
+      `${what} manifest of ${digest} in ${repository} has ${layers.length} layers (limit ${MAX_SIGNATURE_LAYERS})`,
     );
   }
-  const descriptors = layers.map((layer) => parseDescriptor(layer, registry));
+  const descriptors = layers.map((layer) => parseDescriptor(layer, registry, what));
+  const limit = suffix === 'sig' ? MAX_PAYLOAD_BYTES : MAX_ATTESTATION_BYTES;
   // Several signers of one image sign the same payload: each distinct blob is fetched once.
   const payloads = new Map<string, Promise<Uint8Array>>();
   for (const { digest } of descriptors) {
     if (!payloads.has(digest)) {
-      payloads.set(digest, client.getBlob(registry, repository, digest, MAX_PAYLOAD_BYTES, signal));
+      payloads.set(digest, client.getBlob(registry, repository, digest, limit, signal));
     }
   }
   return Promise.all(
@@ -66,11 +99,15 @@ export async function fetchCosignSignatures(
   );
 }
 
-function parseDescriptor(value: unknown, registry: string): Omit<SignatureLayer, 'payload'> {
+function parseDescriptor(
+  value: unknown,
+  registry: string,
+  what: 'signature' | 'attestation',
+): Omit<SignatureLayer, 'payload'> {
   const layer = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
   const digest = layer.digest;
   if (typeof digest !== 'string' || !isSha256Digest(digest)) {
-    throw new RegistryContentError('MALFORMED', registry, 'signature layer without a sha256 digest');
+    throw new RegistryContentError('MALFORMED', registry, `${what} layer without a sha256 digest`);
   }
   const annotations: Record<string, string> = {};
   if (typeof layer.annotations === 'object' && layer.annotations !== null) {

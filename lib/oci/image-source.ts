@@ -1,6 +1,11 @@
 import type { ImageSource } from '../admission/review';
 import { untilAborted } from '../deadline';
-import { fetchCosignSignatures, type SignatureLayer, type SignatureLocation } from './cosign';
+import {
+  fetchCosignAttestations,
+  fetchCosignSignatures,
+  type SignatureLayer,
+  type SignatureLocation,
+} from './cosign';
 import { RegistryContentError } from './errors';
 import { fetchSigstoreBundles, type SigstoreBundleArtifact } from './referrers';
 import type { ImageReference } from './reference';
@@ -58,6 +63,19 @@ export class RegistryImageSource implements ImageSource {
       location.registry,
       signal,
       () => fetchCosignSignatures(this.client, location, digest, signal),
+    );
+  }
+
+  cosignAttestations(
+    location: SignatureLocation,
+    digest: string,
+    signal?: AbortSignal,
+  ): Promise<SignatureLayer[]> {
+    return this.shared(
+      `att ${location.registry}/${location.repository}@${digest}`,
+      location.registry,
+      signal,
+      () => fetchCosignAttestations(this.client, location, digest, signal),
     );
   }
 

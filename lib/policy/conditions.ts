@@ -1,4 +1,4 @@
-import { search } from '@aws-lambda-powertools/jmespath';
+import { JMESPathTypeError, search } from '@aws-lambda-powertools/jmespath';
 import { wildcardMatch } from './wildcard';
 
 /** Kyverno condition operators (deprecated aliases included). */
@@ -81,6 +81,8 @@ export function invalidVariable(value: unknown): string | undefined {
     try {
       search(JSON.parse(`"${expression}"`) as string, {});
     } catch (error) {
+      // Evaluated against an empty document, a valid expression may still fail on argument types.
+      if (error instanceof JMESPathTypeError) continue;
       return `invalid variable {{ ${expression} }}: ${(error as Error).message.split('\n')[0] ?? ''}`;
     }
   }

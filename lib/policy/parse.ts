@@ -13,9 +13,17 @@ import {
 } from '../verify/identity';
 import { KeyParseError, parsePublicKeys, SIGNATURE_HASHES, type SignatureHash } from '../verify/keys';
 import { publicGoodTrustRoots, sameLogUrl, type TrustRoots } from '../verify/trust-roots';
+import {
+  CONDITION_OPERATORS,
+  invalidVariable,
+  type Condition,
+  type ConditionBlock,
+  type ConditionOperator,
+} from './conditions';
 import { FieldReader, formatPath, type PathSegment, type ReadContext } from './fields';
 import type { PolicyProblem } from './problems';
 import type {
+  Attestation,
   Attestor,
   AttestorSet,
   CertificateAttestor,
@@ -57,13 +65,14 @@ const UNSUPPORTED_RULE_FIELDS: Record<string, string> = {
   validate: 'imagegate evaluates verifyImages rules only',
   mutate: 'imagegate evaluates verifyImages rules only',
   generate: 'imagegate evaluates verifyImages rules only',
-  context: 'context variables (ConfigMap, apiCall, imageRegistry) are ' + NOT_YET,
-  preconditions: 'preconditions need Kyverno variables, ' + NOT_YET,
+  context:
+    'context entries (ConfigMap, apiCall, imageRegistry, variable) need cluster state or lookups an external webhook does not make; ' +
+    NOT_YET,
   celPreconditions: 'CEL preconditions are ' + NOT_YET,
 };
 const UNSUPPORTED_VERIFY_FIELDS: Record<string, string> = {
-  attestations: 'attestation verification is ' + NOT_YET,
-  validate: 'validation of attestation payloads is ' + NOT_YET,
+  validate:
+    'validate (deny over the attestations of an image) is ' + NOT_YET + '; use attestations[].conditions',
 };
 const UNSUPPORTED_KEY_FIELDS: Record<string, string> = {
   kms: 'KMS keys are ' + NOT_YET + '; put the public key PEM in publicKeys',
@@ -312,6 +321,7 @@ function readRule(reader: FieldReader, defaults: PolicyDefaults): Rule | undefin
   const exclude = excludeReader ? readFilter(excludeReader, 'exclude') : undefined;
   const verifyImages = reader.list('verifyImages').map((entry) => readVerifyImages(entry, defaults));
   const imageExtractors = readImageExtractors(reader.object('imageExtractors'));
+  const preconditions = readPreconditions(reader);
   reader.accept('skipBackgroundRequests', 'reportProperties');
   reader.rejectUnknown(UNSUPPORTED_RULE_FIELDS);
   if (
@@ -327,7 +337,68 @@ function readRule(reader: FieldReader, defaults: PolicyDefaults): Rule | undefin
     exclude,
     verifyImages: verifyImages.filter((entry) => entry !== undefined),
     imageExtractors,
+    preconditions,
   };
+}
+
+/** `preconditions`: `{any, all}`, or Kyverno's legacy list form (every condition must hold). */
+function readPreconditions(reader: FieldReader): ConditionBlock | undefined {
+  const value = reader.raw('preconditions');
+  if (value === undefined || value === null) return undefined;
+  if (Array.isArray(value)) {
+    return { any: [], all: reader.list('preconditions').flatMap(readCondition) };
+  }
+  const block = reader.object('preconditions');
+  return block ? readConditionBlock(block) : undefined;
+}
+
+/** One `{any, all}` block of Kyverno conditions. */
+function readConditionBlock(reader: FieldReader): ConditionBlock {
+  const any = reader.list('any').flatMap(readCondition);
+  const all = reader.list('all').flatMap(readCondition);
+  reader.rejectUnknown();
+  if (!reader.has('any') && !reader.has('all')) reader.problem(undefined, 'needs any or all');
+  return { any, all };
+}
+
+/** A Kyverno condition: `key`, `operator`, `value`, `message`; its `{{ }}` variables must be valid JMESPath. */
+function readCondition(reader: FieldReader): Condition[] {
+  const key = reader.raw('key');
+  if (key === undefined || key === null) reader.problem('key', 'is required');
+  const operator = reader.string('operator', { required: true, allowed: CONDITION_OPERATORS }) as
+    ConditionOperator | undefined;
+  const value = reader.raw('value') ?? null;
+  const message = reader.string('message');
+  reader.rejectUnknown();
+  const valid = checkVariables(reader, 'key', key) && checkVariables(reader, 'value', value);
+  if (key === undefined || key === null || !operator || !valid) return [];
+  return [{ key, operator, value, message }];
+}
+
+const VARIABLE_TEXT = /\{\{\s*(.+?)\s*\}\}/g;
+
+/**
+ * Reports the first `{{ }}` variable of `value` that imagegate cannot evaluate: invalid JMESPath,
+ * a function JMESPath does not define (Kyverno's own functions), or a nested variable.
+ */
+function checkVariables(reader: FieldReader, field: string, value: unknown): boolean {
+  for (const [variable] of JSON.stringify(value ?? null).matchAll(VARIABLE_TEXT)) {
+    const problem = invalidVariable(JSON.parse(`"${variable}"`) as string);
+    if (!problem) continue;
+    const unknownFunction = /Unknown function: ([\w]+)\(\)/.exec(problem);
+    if (unknownFunction) {
+      reader.problem(
+        field,
+        `is not supported: JMESPath function ${unknownFunction[1] ?? ''}() is not available (Kyverno's own functions are ${NOT_YET})`,
+      );
+    } else if (/'\{\{|"\{\{/.test(problem) || /\{\{[^}]*\{\{/.test(variable)) {
+      reader.problem(field, `is not supported: nested variables ({{ inside {{ }}) are ${NOT_YET}`);
+    } else {
+      reader.problem(field, problem);
+    }
+    return false;
+  }
+  return true;
 }
 
 function readImageExtractors(reader: FieldReader | undefined): Record<string, ImageExtractor[]> {
@@ -468,6 +539,7 @@ function readVerifyImages(reader: FieldReader, defaults: PolicyDefaults): ImageV
   const credentialSecrets = readRegistryCredentials(reader.object('imageRegistryCredentials'));
   const attestorSets = reader.list('attestors').map(readAttestorSet);
   attestorSets.push(...readLegacyAttestor(reader));
+  const attestations = reader.list('attestations').flatMap(readAttestation);
   reader.rejectUnknown(UNSUPPORTED_VERIFY_FIELDS);
 
   return {
@@ -485,7 +557,44 @@ function readVerifyImages(reader: FieldReader, defaults: PolicyDefaults): ImageV
     useCache,
     credentialSecrets,
     type: type === 'SigstoreBundle' ? 'SigstoreBundle' : 'Cosign',
+    attestations,
   };
+}
+
+/**
+ * `attestations[]`: `type` (or the deprecated `predicateType`), `name`, `attestors` (required:
+ * Kyverno's empty attestor would accept any Sigstore certificate) and `conditions`.
+ */
+function readAttestation(reader: FieldReader): Attestation[] {
+  const name = reader.string('name');
+  const type = reader.string('type');
+  const predicateType = reader.string('predicateType');
+  if (type !== undefined && predicateType !== undefined && type !== predicateType) {
+    reader.problem(
+      'predicateType',
+      `is ${JSON.stringify(predicateType)} but type is ${JSON.stringify(type)}; give one`,
+    );
+  }
+  const resolved = type ?? predicateType;
+  if (resolved === undefined) {
+    reader.problem(
+      'type',
+      'is required (the predicateType of the in-toto statements, e.g. https://slsa.dev/provenance/v0.2)',
+    );
+  } else if (resolved.trim() === '') {
+    reader.problem(type !== undefined ? 'type' : 'predicateType', 'must not be empty');
+  }
+  const attestorSets = reader.list('attestors').map(readAttestorSet);
+  if (!reader.has('attestors') || (Array.isArray(reader.raw('attestors')) && attestorSets.length === 0)) {
+    reader.problem(
+      'attestors',
+      'is required: without attestors Kyverno accepts a statement signed by any certificate of the Sigstore CA, whoever it names; give the keys, certificates or keyless identity that sign the attestation',
+    );
+  }
+  const conditions = reader.list('conditions').map(readConditionBlock);
+  reader.rejectUnknown();
+  if (!resolved?.trim()) return [];
+  return [{ path: formatPath(reader.path), name, type: resolved, attestorSets, conditions }];
 }
 
 function readRegistryCredentials(reader: FieldReader | undefined): string[] {

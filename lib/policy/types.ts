@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { X509Certificate } from '@sigstore/core';
 import type { IdentityPolicy } from '../verify/identity';
+import type { ConditionBlock } from './conditions';
 import type { SignatureHash, VerificationKey } from '../verify/keys';
 
 export type FailureAction = 'Audit' | 'Enforce';
@@ -29,6 +30,11 @@ export interface Rule {
   readonly verifyImages: readonly ImageVerification[];
   /** Custom image locations per resource kind (`imageExtractors`), replacing the built-in pod paths. */
   readonly imageExtractors: Readonly<Record<string, readonly ImageExtractor[]>>;
+  /**
+   * `preconditions` (`any` / `all`; the legacy list form is `all`), over the request and its
+   * images: when they do not hold the rule is skipped. `undefined` when the rule has none.
+   */
+  readonly preconditions: ConditionBlock | undefined;
 }
 
 /** Kyverno `imageExtractors.<Kind>[]`: where images sit in a custom resource. */
@@ -102,6 +108,24 @@ export interface ImageVerification {
    * when there is none (as cosign v3); `SigstoreBundle` reads bundles only (ADR 6).
    */
   readonly type: SignatureFormat;
+  /** `attestations`: signed in-toto statements the image must have, each checked after the signatures. */
+  readonly attestations: readonly Attestation[];
+}
+
+/**
+ * `verifyImages[].attestations[]`: the image must have in-toto statements of predicate `type`
+ * signed by the attestor sets, and every such statement must satisfy `conditions`.
+ */
+export interface Attestation {
+  /** Field path, e.g. `spec.rules[0].verifyImages[0].attestations[0]`. */
+  readonly path: string;
+  /** `name`: labels the attestation in messages. */
+  readonly name: string | undefined;
+  /** `type` (or the deprecated `predicateType`): the statement's `predicateType`. */
+  readonly type: string;
+  readonly attestorSets: readonly AttestorSet[];
+  /** `conditions[]`: every block must hold for every verified statement of this type. */
+  readonly conditions: readonly ConditionBlock[];
 }
 
 /** Where an entry's signatures are read from: see {@link ImageVerification.type}. */

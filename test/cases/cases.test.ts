@@ -7,7 +7,13 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKeyPair, signImage, simpleSigningPayload, type TestKeyPair } from '../support/cosign-signer';
+import {
+  attestImage,
+  generateKeyPair,
+  signImage,
+  simpleSigningPayload,
+  type TestKeyPair,
+} from '../support/cosign-signer';
 import { httpEvent, lambdaContext, loadHandler, type Handler } from '../support/handler';
 import { pushImage } from '../support/images';
 import { applyJsonPatch, kubectlCreate } from '../support/kubectl';
@@ -92,7 +98,13 @@ interface ImageSpec {
   readonly optional?: Record<string, string>;
   /** A valid signature with key a, over a payload naming another image's digest. */
   readonly payloadFor?: string;
+  /** Legacy `.att` attestations by key a: SLSA v0.2 provenance with this `builder.id`, optionally for another image's digest. */
+  readonly provenance?: { readonly builder: string; readonly subjectFor?: string };
 }
+
+const SLSA_PROVENANCE = 'https://slsa.dev/provenance/v0.2';
+const GITHUB_BUILDER =
+  'https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v1.9.0';
 
 const IMAGES: Readonly<Record<string, ImageSpec>> = {
   unsigned: { keys: [] },
@@ -106,6 +118,12 @@ const IMAGES: Readonly<Record<string, ImageSpec>> = {
   'sig-elsewhere-a': { keys: [], elsewhere: ['a'] },
   'sig-split-ab': { keys: ['b'], elsewhere: ['a'] },
   'wrong-digest-a': { keys: [], payloadFor: 'signed-a' },
+  'attested-a': { keys: ['a'], provenance: { builder: GITHUB_BUILDER } },
+  'attested-wrong-subject-a': {
+    keys: ['a'],
+    provenance: { builder: GITHUB_BUILDER, subjectFor: 'signed-a' },
+  },
+  'attested-other-builder-a': { keys: ['a'], provenance: { builder: 'https://ci.example.com/pipelines/42' } },
 };
 
 const caseNames = readdirSync(CASES_DIR, { withFileTypes: true })
@@ -149,6 +167,24 @@ beforeAll(async () => {
           dockerReference,
           signatureRepository: SIGNATURE_REPOSITORY,
         });
+      }
+      if (spec.provenance) {
+        await attestImage(
+          registry.host,
+          REPOSITORY,
+          digest,
+          keys.a.privateKey,
+          SLSA_PROVENANCE,
+          {
+            builder: { id: spec.provenance.builder },
+            buildType: 'https://github.com/slsa-framework/slsa-github-generator/container@v1',
+            invocation: { configSource: { uri: 'git+https://github.com/acme/app@refs/tags/v1.0.0' } },
+          },
+          {
+            subjectName: dockerReference,
+            ...(spec.provenance.subjectFor ? { subjectDigest: digests[spec.provenance.subjectFor]! } : {}),
+          },
+        );
       }
       if (spec.payloadFor) {
         await signImage(registry.host, REPOSITORY, digest, keys.a.privateKey, {

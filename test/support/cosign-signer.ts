@@ -134,6 +134,8 @@ export interface SignImageOptions {
   manifestFormat?: 'oci' | 'docker';
   /** Replace an existing `.sig` manifest instead of appending a layer to it. */
   replace?: boolean;
+  /** The tag suffix: `sig` (default) or `att` (cosign's legacy attestations, see {@link attestImage}). */
+  tagSuffix?: 'sig' | 'att';
   auth?: RegistryAuth;
 }
 
@@ -197,7 +199,7 @@ export async function signImage(
   opts: SignImageOptions = {},
 ): Promise<SignResult> {
   const sigRepository = opts.signatureRepository ?? repository;
-  const tag = signatureTag(digest);
+  const tag = signatureTag(digest, opts.tagSuffix ?? 'sig');
   const dockerReference = opts.dockerReference ?? `${registryHost}/${repository}`;
   const payload =
     opts.payloadOverride ?? simpleSigningPayload(dockerReference, digest, opts.optional ?? null);
@@ -305,4 +307,111 @@ export async function fetchSignatures(
     config,
     layers,
   };
+}
+
+export const DSSE_ENVELOPE_MEDIA_TYPE = 'application/vnd.dsse.envelope.v1+json';
+export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+export const PREDICATE_TYPE_ANNOTATION = 'predicateType';
+
+/**
+ * The in-toto statement legacy `cosign attest` writes (Statement v0.1, Go struct field order
+ * `_type`, `predicateType`, `subject`, `predicate`), e.g.
+ * `{"_type":"https://in-toto.io/Statement/v0.1","predicateType":"https://slsa.dev/provenance/v0.2","subject":[{"name":"r/x","digest":{"sha256":"…"}}],"predicate":{…}}`.
+ * The predicate is serialised in its own key order (cosign's predicates are Go structs).
+ */
+export function inTotoStatement(
+  subjectName: string,
+  digest: string,
+  predicateType: string,
+  predicate: unknown,
+  statementType = 'https://in-toto.io/Statement/v0.1',
+): Buffer {
+  const hex = digest.replace(/^sha256:/, '');
+  return Buffer.from(
+    `{"_type":${goJsonString(statementType)},"predicateType":${goJsonString(predicateType)},` +
+      `"subject":[{"name":${goJsonString(subjectName)},"digest":{"sha256":${goJsonString(hex)}}}],` +
+      `"predicate":${JSON.stringify(predicate)}}`,
+    'utf8',
+  );
+}
+
+/** DSSE pre-authentication encoding: `DSSEv1 <len(type)> <type> <len(payload)> <payload>`. */
+export function dssePae(payloadType: string, payload: Buffer): Buffer {
+  const type = Buffer.from(payloadType, 'utf8');
+  return Buffer.concat([
+    Buffer.from(`DSSEv1 ${type.length} `, 'utf8'),
+    type,
+    Buffer.from(` ${payload.length} `, 'utf8'),
+    payload,
+  ]);
+}
+
+/**
+ * The DSSE envelope JSON exactly as cosign stores it as a `.att` layer blob:
+ * `{"payloadType":"application/vnd.in-toto+json","payload":"<base64>","signatures":[{"keyid":"","sig":"<base64>"}]}`.
+ * `signature` (base64) defaults to a signature by `key` over the PAE of the payload.
+ */
+export function dsseEnvelope(
+  payload: Buffer,
+  key: KeyObject | undefined,
+  options: { signature?: string; payloadType?: string; hash?: string } = {},
+): Buffer {
+  const payloadType = options.payloadType ?? IN_TOTO_PAYLOAD_TYPE;
+  const signature =
+    options.signature ??
+    (key ? signPayload(dssePae(payloadType, payload), key, options.hash ?? 'sha256') : undefined);
+  if (signature === undefined) throw new Error('dsseEnvelope needs a key or a signature');
+  return Buffer.from(
+    `{"payloadType":${goJsonString(payloadType)},"payload":${JSON.stringify(payload.toString('base64'))},` +
+      `"signatures":[{"keyid":"","sig":${JSON.stringify(signature)}}]}`,
+    'utf8',
+  );
+}
+
+export interface AttestImageOptions {
+  /** The statement's subject digest; default the image's (set it to another to make a wrong subject). */
+  subjectDigest?: string;
+  /** The statement's subject name; default `<registryHost>/<repository>`. */
+  subjectName?: string;
+  /** Write the `.att` tag to this repository (same registry) instead of the image's. */
+  attestationRepository?: string;
+  /** Extra layer annotations (certificate, chain, Rekor bundle), merged after cosign's two. */
+  annotations?: Record<string, string>;
+  /** The stored envelope instead of the signed one (tampering tests). */
+  envelopeOverride?: Buffer;
+  auth?: RegistryAuth;
+}
+
+/**
+ * Attests `repository@digest` the way legacy `cosign attest --key --type <predicateType>` does: a
+ * DSSE envelope of an in-toto statement, signed over its PAE, stored as one layer of the
+ * `sha256-<hex>.att` manifest (media type `application/vnd.dsse.envelope.v1+json`, annotations
+ * `predicateType` and an empty `dev.cosignproject.cosign/signature`), appended to any earlier
+ * attestations. Returns what {@link signImage} returns; `payload` is the envelope.
+ */
+export async function attestImage(
+  registryHost: string,
+  repository: string,
+  digest: string,
+  key: KeyObject,
+  predicateType: string,
+  predicate: unknown,
+  opts: AttestImageOptions = {},
+): Promise<SignResult> {
+  const statement = inTotoStatement(
+    opts.subjectName ?? `${registryHost}/${repository}`,
+    opts.subjectDigest ?? digest,
+    predicateType,
+    predicate,
+  );
+  const envelope = opts.envelopeOverride ?? dsseEnvelope(statement, key);
+  return signImage(registryHost, repository, digest, key, {
+    tagSuffix: 'att',
+    payloadOverride: envelope,
+    signatureOverride: '',
+    layerMediaType: DSSE_ENVELOPE_MEDIA_TYPE,
+    annotations: { [PREDICATE_TYPE_ANNOTATION]: predicateType, ...opts.annotations },
+    ...(opts.attestationRepository ? { signatureRepository: opts.attestationRepository } : {}),
+    ...(opts.auth ? { auth: opts.auth } : {}),
+  });
 }

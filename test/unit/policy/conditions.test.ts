@@ -91,5 +91,7 @@ describe('invalidVariable', () => {
       /^invalid variable \{\{ a\.\[ \}\}: /,
     );
     expect(invalidVariable({ key: '{{ request.operation }}', value: 'CREATE' })).toBeUndefined();
+    // Valid, though it fails on the empty document it is checked against.
+    expect(invalidVariable('{{ length(request.userInfo.groups) }}')).toBeUndefined();
   });
 });

@@ -365,11 +365,7 @@ describe('parsePolicyText: unknown and unsupported fields', () => {
   });
 
   test.each([
-    [
-      'attestations',
-      ['attestations:', '  - type: https://slsa.dev/provenance/v0.2'],
-      'attestation verification',
-    ],
+    ['validate over attestations', ['validate:', '  deny: {}'], 'use attestations[].conditions'],
     [
       'kms keys',
       ['attestors:', '  - entries:', '      - keys:', '          kms: awskms:///alias/x'],
@@ -800,5 +796,163 @@ describe('formatProblem', () => {
     expect(formatProblem({ source: 'p.yaml', line: 3, path: '', message: 'YAML error: x' })).toBe(
       'p.yaml:3: YAML error: x',
     );
+  });
+});
+
+describe('parsePolicyText: attestations and preconditions', () => {
+  const keyLines = ['          - keys:', '              publicKeys: |-', indent(KYVERNO_SAMPLE_KEY, 16)];
+  const attestation = (lines: string[], attestors = true) =>
+    policyYaml({
+      entry: [
+        'failureAction: Enforce',
+        'attestations:',
+        ...lines.map((line) => `  ${line}`),
+        ...(attestors ? ['    attestors:', '      - entries:', ...keyLines] : []),
+      ],
+    });
+
+  test('type (or predicateType), name, attestors and conditions load', () => {
+    const [policy] = parseOk(
+      attestation([
+        '- name: provenance',
+        '  predicateType: https://slsa.dev/provenance/v0.2',
+        '  conditions:',
+        '    - all:',
+        "        - key: '{{ builder.id }}'",
+        '          operator: Equals',
+        "          value: 'https://github.com/*'",
+        '          message: built elsewhere',
+      ]),
+    );
+    const [loaded] = policy?.rules[0]?.verifyImages[0]?.attestations ?? [];
+    expect(loaded).toMatchObject({
+      path: 'spec.rules[0].verifyImages[0].attestations[0]',
+      name: 'provenance',
+      type: 'https://slsa.dev/provenance/v0.2',
+      conditions: [
+        {
+          any: [],
+          all: [
+            {
+              key: '{{ builder.id }}',
+              operator: 'Equals',
+              value: 'https://github.com/*',
+              message: 'built elsewhere',
+            },
+          ],
+        },
+      ],
+    });
+    expect(loaded?.attestorSets[0]?.entries).toHaveLength(1);
+  });
+
+  test.each<[string, string[], boolean, string]>([
+    ['no type', ['- name: x'], true, 'spec.rules[0].verifyImages[0].attestations[0].type: is required'],
+    [
+      'no attestors (Kyverno would accept any Sigstore certificate)',
+      ['- type: https://slsa.dev/provenance/v0.2'],
+      false,
+      'spec.rules[0].verifyImages[0].attestations[0].attestors: is required: without attestors',
+    ],
+    [
+      'type and predicateType differ',
+      ['- type: a', '  predicateType: b'],
+      true,
+      'spec.rules[0].verifyImages[0].attestations[0].predicateType: is "b" but type is "a"',
+    ],
+    [
+      'an unknown operator',
+      ['- type: a', '  conditions:', '    - any:', "        - {key: '{{ x }}', operator: Matches, value: y}"],
+      true,
+      'spec.rules[0].verifyImages[0].attestations[0].conditions[0].any[0].operator: must be one of Equals',
+    ],
+    [
+      'invalid JMESPath',
+      [
+        '- type: a',
+        '  conditions:',
+        '    - all:',
+        "        - {key: '{{ builder.[ }}', operator: Equals, value: y}",
+      ],
+      true,
+      'spec.rules[0].verifyImages[0].attestations[0].conditions[0].all[0].key: invalid variable {{ builder.[ }}',
+    ],
+    [
+      'a Kyverno-only function',
+      [
+        '- type: a',
+        '  conditions:',
+        '    - all:',
+        "        - {key: 'x', operator: Equals, value: '{{ time_now() }}'}",
+      ],
+      true,
+      'spec.rules[0].verifyImages[0].attestations[0].conditions[0].all[0].value: is not supported: JMESPath function time_now()',
+    ],
+    [
+      'an unknown field in a condition block',
+      ['- type: a', '  conditions:', '    - none: []'],
+      true,
+      'spec.rules[0].verifyImages[0].attestations[0].conditions[0].none: unknown field',
+    ],
+  ])('%s is a load error at its field', (_name, lines, attestors, expected) => {
+    const { problems } = parseProblems(attestation(lines, attestors));
+    expect(problems.map((problem) => `${problem.path}: ${problem.message}`).join('\n')).toContain(expected);
+  });
+
+  test('a valid expression that only fails on missing data is not a load error', () => {
+    parseOk(
+      attestation([
+        '- type: a',
+        '  conditions:',
+        '    - all:',
+        "        - {key: '{{ length(matches) }}', operator: LessThan, value: 1}",
+      ]),
+    );
+  });
+
+  test('preconditions: any/all, and the legacy list form as all', () => {
+    const block = parseOk(
+      policyYaml({
+        ruleExtra: [
+          'preconditions:',
+          '  any:',
+          "    - {key: '{{ request.operation }}', operator: Equals, value: CREATE}",
+        ],
+      }),
+    )[0]?.rules[0]?.preconditions;
+    expect(block).toEqual({
+      any: [{ key: '{{ request.operation }}', operator: 'Equals', value: 'CREATE', message: undefined }],
+      all: [],
+    });
+    const legacy = parseOk(
+      policyYaml({
+        ruleExtra: [
+          'preconditions:',
+          "  - {key: '{{ request.namespace }}', operator: NotEquals, value: kube-system}",
+        ],
+      }),
+    )[0]?.rules[0]?.preconditions;
+    expect(legacy?.all).toHaveLength(1);
+    expect(legacy?.any).toEqual([]);
+  });
+
+  test('preconditions with an invalid variable, and context, are refused at their fields', () => {
+    const { problems } = parseProblems(
+      policyYaml({
+        ruleExtra: [
+          'context:',
+          '  - name: cm',
+          '    configMap: {name: x, namespace: y}',
+          'preconditions:',
+          '  all:',
+          "    - {key: '{{ request.[ }}', operator: Equals, value: x}",
+        ],
+      }),
+    );
+    expect(problems.map((problem) => problem.path)).toEqual([
+      'spec.rules[0].context',
+      'spec.rules[0].preconditions.all[0].key',
+    ]);
+    expect(problems[0]?.message).toMatch(/^is not supported: context entries \(ConfigMap, apiCall/);
   });
 });

@@ -1,0 +1,556 @@
+import { createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { json as canonicalJson, type X509Certificate } from '@sigstore/core';
+import { describeError } from '../errors';
+import type { SignatureLayer } from '../oci/cosign';
+import type { SigstoreBundleArtifact } from '../oci/referrers';
+import { evaluateSafely } from '../policy/preconditions';
+import type { Attestation, AttestorSet, LeafAttestor } from '../policy/types';
+import type { AttestorOutcome, FetchedBundles, FetchedSignatures } from './attestors';
+import { verifySigstoreBundle } from './bundle';
+import {
+  certificateKey,
+  keyFingerprint,
+  readCertificatesPem,
+  type SigningTime,
+  type TrustedPath,
+} from './certificates';
+import {
+  annotationMismatch,
+  checkCertificateChain,
+  checkIdentity,
+  checkSct,
+  checkValidity,
+  resolveCheck,
+  Stage,
+  type AttestorCheck,
+  type StageFailure,
+  type VerificationContext,
+} from './checks';
+import {
+  IN_TOTO_PAYLOAD_TYPE,
+  matchStatementSubject,
+  parseDsseEnvelope,
+  verifyDsseSignature,
+  type DsseEnvelope,
+} from './intoto';
+import { COSIGN_CERTIFICATE_ANNOTATION, COSIGN_CHAIN_ANNOTATION } from './legacy';
+import { COSIGN_REKOR_BUNDLE_ANNOTATION, entryKey, parseRekorBundle, type RekorLog } from './rekor';
+import { COSIGN_RFC3161_ANNOTATION, parseTimestampAnnotation, verifyTimestamp } from './timestamp';
+
+/** cosign's `custom` predicate (`cosign attest --type custom`): its `Data` string is JSON when it parses. */
+export const COSIGN_CUSTOM_PREDICATE_TYPE = 'https://cosign.sigstore.dev/attestation/v1';
+
+/** Everything fetched for one leaf attestor's location: legacy `.att` layers and Sigstore bundles. */
+export interface AttestationEvidence {
+  readonly legacy: FetchedSignatures;
+  readonly bundles: FetchedBundles;
+}
+
+export type AttestationLookup = (attestor: LeafAttestor) => AttestationEvidence;
+
+/** What verifying attestations needs besides the evidence. */
+export interface AttestationContext extends VerificationContext {
+  /**
+   * Variables the conditions see besides the predicate (whose fields are merged at the root, as
+   * Kyverno does): `image`, `request`, `images`.
+   */
+  readonly variables: Readonly<Record<string, unknown>>;
+}
+
+/** A verified in-toto statement of an image. */
+export interface VerifiedStatement {
+  readonly predicateType: string;
+  readonly predicate: unknown;
+  /** Which layer or bundle it came from. */
+  readonly evidence: string;
+}
+
+/**
+ * Checks an image's attestations: for each, every attestor set must pass (`count` of its entries,
+ * all when unset), where an entry passes when it verifies at least one in-toto statement of the
+ * attestation's predicate type for this digest; then every statement so verified must satisfy
+ * every conditions block. Statements come from the Sigstore bundles when the image has any (or
+ * with `type: SigstoreBundle`), else from the legacy `.att` layers (as `cosign verify-attestation`
+ * v3). Pure: no I/O, no clock besides `context.now`.
+ */
+export function evaluateAttestations(
+  attestations: readonly Attestation[],
+  imageDigest: string,
+  evidenceFor: AttestationLookup,
+  context: AttestationContext,
+): AttestorOutcome {
+  let firstError: AttestorOutcome | undefined;
+  for (const attestation of attestations) {
+    const outcome = evaluateAttestation(attestation, imageDigest, evidenceFor, context);
+    if (outcome.status === 'fail') return outcome;
+    if (outcome.status === 'error') firstError ??= outcome;
+  }
+  return firstError ?? { status: 'pass' };
+}
+
+/** `attestation "name" of type <type>`, for messages. */
+export function attestationLabel(attestation: Pick<Attestation, 'name' | 'type'>): string {
+  return `attestation ${attestation.name ? `${JSON.stringify(attestation.name)} ` : ''}of type ${attestation.type}`;
+}
+
+type SetOutcome =
+  | { readonly status: 'pass'; readonly statements: readonly VerifiedStatement[] }
+  | {
+      readonly status: 'fail' | 'error';
+      readonly reason: string;
+      readonly verified: number;
+      readonly required: number;
+      readonly statements: readonly VerifiedStatement[];
+    };
+
+function evaluateAttestation(
+  attestation: Attestation,
+  imageDigest: string,
+  evidenceFor: AttestationLookup,
+  context: AttestationContext,
+): AttestorOutcome {
+  const label = attestationLabel(attestation);
+  const statements: VerifiedStatement[] = [];
+  let error: string | undefined;
+  for (const set of attestation.attestorSets) {
+    const outcome = evaluateSet(set, attestation.type, imageDigest, evidenceFor, context);
+    statements.push(...outcome.statements);
+    if (outcome.status === 'fail') {
+      return {
+        status: 'fail',
+        reason: `${label}: verifiedCount: ${outcome.verified}, requiredCount: ${outcome.required}: ${outcome.reason}`,
+      };
+    }
+    if (outcome.status === 'error') error ??= `${label}: ${outcome.reason}`;
+  }
+  const violation = conditionViolation(attestation, statements, context);
+  if (violation) return { status: 'fail', reason: `${label}: conditions failed: ${violation}` };
+  return error ? { status: 'error', reason: error } : { status: 'pass' };
+}
+
+/** Kyverno's `verifyAttestation`: every statement of the type must satisfy every conditions block. */
+function conditionViolation(
+  attestation: Attestation,
+  statements: readonly VerifiedStatement[],
+  context: AttestationContext,
+): string | undefined {
+  if (attestation.conditions.length === 0) return undefined;
+  for (const statement of statements) {
+    const { predicate } = statement;
+    if (typeof predicate !== 'object' || predicate === null || Array.isArray(predicate)) {
+      return `the predicate of ${statement.evidence} is not a JSON object`;
+    }
+    const root = { ...context.variables, ...(predicate as Record<string, unknown>) };
+    for (const block of attestation.conditions) {
+      const result = evaluateSafely(block, root);
+      if (!result.passed) return result.failed.join('; ');
+    }
+  }
+  return undefined;
+}
+
+function evaluateSet(
+  set: AttestorSet,
+  type: string,
+  imageDigest: string,
+  evidenceFor: AttestationLookup,
+  context: AttestationContext,
+): SetOutcome {
+  const required = set.count ?? set.entries.length;
+  let passed = 0;
+  const statements: VerifiedStatement[] = [];
+  const failures: string[] = [];
+  const errors: string[] = [];
+  for (const attestor of set.entries) {
+    const outcome =
+      attestor.kind === 'set'
+        ? evaluateSet(attestor.set, type, imageDigest, evidenceFor, context)
+        : evaluateEntry(attestor, type, imageDigest, evidenceFor, context);
+    statements.push(...outcome.statements);
+    if (outcome.status === 'pass') passed++;
+    else (outcome.status === 'error' ? errors : failures).push(outcome.reason);
+  }
+  if (passed >= required) return { status: 'pass', statements };
+  const status = passed + errors.length >= required ? 'error' : 'fail';
+  const reasons = status === 'error' || failures.length === 0 ? errors : failures;
+  return { status, reason: [...new Set(reasons)].join('; '), verified: passed, required, statements };
+}
+
+type EntryOutcome =
+  | { readonly status: 'pass'; readonly statements: readonly VerifiedStatement[] }
+  | { readonly status: 'fail' | 'error'; readonly reason: string; readonly statements: readonly [] };
+
+/** One leaf attestor: bundles when the image has any (or with `type: SigstoreBundle`), else `.att`. */
+function evaluateEntry(
+  attestor: LeafAttestor,
+  type: string,
+  imageDigest: string,
+  evidenceFor: AttestationLookup,
+  context: AttestationContext,
+): EntryOutcome {
+  const { legacy, bundles } = evidenceFor(attestor);
+  const check = resolveCheck(attestor, context);
+  if (context.type === 'SigstoreBundle' || (bundles.ok && bundles.bundles.length > 0)) {
+    if (!bundles.ok) return unfetched(bundles);
+    return entryOutcome(verifyBundleStatements(bundles.bundles, type, imageDigest, check));
+  }
+  const legacyOutcome = legacy.ok
+    ? entryOutcome(verifyAttestationLayers(legacy.layers, type, imageDigest, check))
+    : unfetched(legacy);
+  if (bundles.ok || legacyOutcome.status === 'pass') return legacyOutcome;
+  if (bundles.trusted === 'unknown') return { status: 'error', reason: bundles.reason, statements: [] };
+  return {
+    status: legacyOutcome.status,
+    reason: `${legacyOutcome.reason}; ${bundles.reason}`,
+    statements: [],
+  };
+}
+
+function unfetched(fetched: { readonly trusted: false | 'unknown'; readonly reason: string }): EntryOutcome {
+  return { status: fetched.trusted === 'unknown' ? 'error' : 'fail', reason: fetched.reason, statements: [] };
+}
+
+type StatementsVerdict = { readonly statements: readonly VerifiedStatement[] } | StageFailure;
+
+function entryOutcome(verdict: StatementsVerdict): EntryOutcome {
+  return 'statements' in verdict
+    ? { status: 'pass', statements: verdict.statements }
+    : { status: 'fail', reason: verdict.reason, statements: [] };
+}
+
+/** An in-toto statement's `predicateType` and `predicate`, read before its signature is checked (to select). */
+function readStatement(
+  payload: Buffer,
+): { predicateType: string | undefined; predicate: unknown } | undefined {
+  try {
+    const statement = JSON.parse(payload.toString('utf8')) as {
+      predicateType?: unknown;
+      predicate?: unknown;
+    };
+    if (typeof statement !== 'object' || statement === null) return undefined;
+    return {
+      predicateType: typeof statement.predicateType === 'string' ? statement.predicateType : undefined,
+      predicate: statement.predicate,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Kyverno decodes the `Data` string of cosign's custom predicate as JSON when it is JSON. */
+function predicateOf(predicateType: string, predicate: unknown): unknown {
+  if (predicateType !== COSIGN_CUSTOM_PREDICATE_TYPE) return predicate;
+  const data = (predicate as { Data?: unknown } | null)?.Data;
+  if (typeof data !== 'string') return predicate;
+  try {
+    return { ...(predicate as Record<string, unknown>), Data: JSON.parse(data) as unknown };
+  } catch {
+    return predicate;
+  }
+}
+
+function notFound(type: string, found: ReadonlySet<string>, format: string): StageFailure {
+  const others = [...found].filter((item) => item !== type);
+  return {
+    stage: Stage.Material,
+    reason:
+      others.length === 0
+        ? `no attestation of type ${type} found (${format})`
+        : `no attestation of type ${type} found (${format}; found ${others.join(', ')})`,
+  };
+}
+
+/** Selects, then verifies, the Sigstore bundles whose DSSE statement has the predicate type. */
+function verifyBundleStatements(
+  artifacts: readonly SigstoreBundleArtifact[],
+  type: string,
+  imageDigest: string,
+  check: AttestorCheck,
+): StatementsVerdict {
+  const found = new Set<string>();
+  const statements: VerifiedStatement[] = [];
+  let furthest: StageFailure | undefined;
+  for (const artifact of artifacts) {
+    let json: unknown;
+    try {
+      json = JSON.parse(Buffer.from(artifact.bytes).toString('utf8'));
+    } catch {
+      continue;
+    }
+    const envelope = (json as { dsseEnvelope?: { payload?: unknown; payloadType?: unknown } } | null)
+      ?.dsseEnvelope;
+    if (typeof envelope?.payload !== 'string' || envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) continue;
+    const statement = readStatement(Buffer.from(envelope.payload, 'base64'));
+    if (!statement?.predicateType) continue;
+    found.add(statement.predicateType);
+    if (statement.predicateType !== type) continue;
+    let failure: StageFailure | undefined;
+    try {
+      failure = verifySigstoreBundle(json, { kind: 'image', digest: imageDigest }, check);
+    } catch (error) {
+      failure = { stage: Stage.Material, reason: `unreadable Sigstore bundle: ${describeError(error)}` };
+    }
+    if (!failure) {
+      statements.push({
+        predicateType: type,
+        predicate: predicateOf(type, statement.predicate),
+        evidence: `Sigstore bundle ${artifact.manifestDigest}`,
+      });
+    } else if (!furthest || failure.stage > furthest.stage) {
+      furthest = failure;
+    }
+  }
+  if (statements.length > 0) return { statements };
+  return furthest ?? notFound(type, found, 'Sigstore bundles');
+}
+
+/**
+ * Selects, then verifies, cosign's legacy `.att` layers (cosign-formats §2) whose in-toto
+ * statement has the predicate type: the DSSE envelope (payload type in-toto) has a signature by
+ * the attestor's key or certificate over its pre-authentication encoding; the certificate chains
+ * and carries the identity; the Rekor bundle annotation (an `intoto` or `dsse` entry for these
+ * envelope bytes) and RFC 3161 timestamp verify as the attestor requires; and the statement's
+ * subject names the image digest, with the attestor's annotations.
+ */
+export function verifyAttestationLayers(
+  layers: readonly SignatureLayer[],
+  type: string,
+  imageDigest: string,
+  check: AttestorCheck,
+): StatementsVerdict {
+  const found = new Set<string>();
+  const statements: VerifiedStatement[] = [];
+  let furthest: StageFailure | undefined;
+  for (const layer of layers) {
+    const envelope = parseDsseEnvelope(layer.payload);
+    if (!envelope || envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) continue;
+    const statement = readStatement(envelope.payload);
+    if (!statement?.predicateType) continue;
+    found.add(statement.predicateType);
+    if (statement.predicateType !== type) continue;
+    const failure = checkAttestationLayer(layer, envelope, imageDigest, check);
+    if (!failure) {
+      statements.push({
+        predicateType: type,
+        predicate: predicateOf(type, statement.predicate),
+        evidence: `attestation layer ${layer.digest}`,
+      });
+    } else if (!furthest || failure.stage > furthest.stage) {
+      furthest = failure;
+    }
+  }
+  if (statements.length > 0) return { statements };
+  return (
+    furthest ?? notFound(type, found, layers.length === 0 ? 'the image has no .att attestations' : '.att')
+  );
+}
+
+interface LayerSigner {
+  readonly key: KeyObject;
+  readonly certificate: X509Certificate | undefined;
+  readonly paths: readonly TrustedPath[] | undefined;
+}
+
+function checkAttestationLayer(
+  layer: SignatureLayer,
+  envelope: DsseEnvelope,
+  imageDigest: string,
+  check: AttestorCheck,
+): StageFailure | undefined {
+  const signer = resolveSigner(layer, check);
+  if ('stage' in signer) return signer;
+  // cosign verifies DSSE with threshold 1: any signature of the envelope by this signer.
+  const signed = envelope.signatures.some((signature) =>
+    verifyDsseSignature(envelope.payloadType, envelope.payload, signature.sig, signer.key, check.signer.hash),
+  );
+  if (!signed) return { stage: Stage.Signature, reason: 'invalid signature' };
+
+  const times: SigningTime[] = [];
+  const log = checkLog(layer, signer, check);
+  if ('stage' in log) return log;
+  if (log.time) times.push(log.time);
+  const timestamp = checkTimestamp(layer, check);
+  if (timestamp && 'stage' in timestamp) return timestamp;
+  if (timestamp) times.push(timestamp);
+
+  if (signer.paths) {
+    const sct = checkSct(signer.paths, check);
+    if (sct) return sct;
+    const validity = checkValidity(signer.paths, times, check);
+    if (validity) return validity;
+  }
+  const matched = matchStatementSubject(envelope.payload, imageDigest);
+  if (typeof matched === 'string') return { stage: Stage.Digest, reason: matched };
+  const mismatch = annotationMismatch(check.annotations, matched.subject.annotations);
+  return mismatch ? { stage: Stage.Annotations, reason: mismatch } : undefined;
+}
+
+function resolveSigner(layer: SignatureLayer, check: AttestorCheck): LayerSigner | StageFailure {
+  const { signer } = check;
+  if (signer.kind === 'key') return { key: signer.key, certificate: undefined, paths: undefined };
+  let leaf = signer.pinned;
+  let untrusted: X509Certificate[] = [];
+  if (!leaf) {
+    const annotation = layer.annotations[COSIGN_CERTIFICATE_ANNOTATION];
+    leaf = readCertificatesPem(annotation)?.[0];
+    if (!leaf) {
+      return {
+        stage: Stage.Material,
+        reason: annotation
+          ? 'the attestation certificate is unreadable'
+          : 'the attestation has no certificate (it was made with a key, not keylessly)',
+      };
+    }
+    untrusted = readCertificatesPem(layer.annotations[COSIGN_CHAIN_ANNOTATION]) ?? [];
+  }
+  const chain = checkCertificateChain(leaf, untrusted, signer);
+  if ('stage' in chain) return chain;
+  const identity = checkIdentity(leaf, check);
+  if (identity) return identity;
+  return { key: certificateKey(leaf), certificate: leaf, paths: chain.paths };
+}
+
+/**
+ * The `dev.sigstore.cosign/bundle` annotation of a `.att` layer, offline: the SET by a trusted
+ * log key valid at the integrated time, over an `intoto` (0.0.1, 0.0.2) or `dsse` (0.0.1) entry
+ * whose envelope hash is the sha256 of the layer bytes and whose keys are the signer's (cosign
+ * skips the signature comparison for attestations). Required: a missing or invalid proof fails;
+ * otherwise a valid one dates the signature.
+ */
+function checkLog(
+  layer: SignatureLayer,
+  signer: LayerSigner,
+  check: AttestorCheck,
+): { readonly time: SigningTime | undefined } | StageFailure {
+  const annotation = layer.annotations[COSIGN_REKOR_BUNDLE_ANNOTATION];
+  const fail = (reason: string) => (check.tlog.required ? { stage: Stage.Log, reason } : { time: undefined });
+  if (!annotation) {
+    return fail(
+      'missing transparency-log proof: the attestation has no Rekor bundle, and imagegate checks the log offline only (rekor.ignoreTlog: true accepts attestations without one)',
+    );
+  }
+  const bundle = parseRekorBundle(annotation);
+  if (typeof bundle === 'string') return fail(`invalid transparency-log proof: ${bundle}`);
+  const integratedTime = new Date(bundle.integratedTime * 1000);
+  const named = check.tlog.logs.filter((log) => log.keyId.toString('hex') === bundle.logID.toLowerCase());
+  if (named.length === 0) {
+    return fail(
+      `invalid transparency-log proof: the Rekor entry is from log ${bundle.logID}, which is not a trusted transparency log`,
+    );
+  }
+  const current = named.filter(
+    (log) => log.validFor.start <= integratedTime && integratedTime <= log.validFor.end,
+  );
+  const canonical = Buffer.from(
+    canonicalJson.canonicalize({
+      body: bundle.body,
+      integratedTime: bundle.integratedTime,
+      logID: bundle.logID,
+      logIndex: bundle.logIndex,
+    }),
+    'utf8',
+  );
+  const log = current.find((candidate) => verifySet(candidate, canonical, bundle.signedEntryTimestamp));
+  if (!log) {
+    return fail(
+      current.length === 0
+        ? `invalid transparency-log proof: the key of log ${bundle.logID} was not valid at the entry's integrated time ${integratedTime.toISOString()}`
+        : `invalid transparency-log proof: the signed entry timestamp does not verify with the key of log ${bundle.logID} (${named[0]?.baseURL ?? ''})`,
+    );
+  }
+  const mismatch = attestationEntryMismatch(bundle.body, layer.payload, signer);
+  if (mismatch) return fail(`invalid transparency-log proof: ${mismatch}`);
+  return { time: { time: integratedTime, source: `Rekor integrated time, ${log.baseURL}` } };
+}
+
+function verifySet(log: RekorLog, data: Buffer, signature: Buffer): boolean {
+  try {
+    const key = log.publicKey;
+    return cryptoVerify(key.asymmetricKeyType === 'ed25519' ? null : 'sha256', data, key, signature);
+  } catch {
+    return false;
+  }
+}
+
+/** An `intoto` / `dsse` Rekor entry body against the layer bytes and the signer. */
+export function attestationEntryMismatch(
+  base64Body: string,
+  envelopeBytes: Uint8Array,
+  signer: { readonly key: KeyObject; readonly certificate: X509Certificate | undefined },
+): string | undefined {
+  let body: { kind?: unknown; apiVersion?: unknown; spec?: Record<string, unknown> };
+  try {
+    body = JSON.parse(Buffer.from(base64Body, 'base64').toString('utf8')) as typeof body;
+  } catch {
+    return 'the Rekor entry body is not JSON';
+  }
+  const spec = body.spec ?? {};
+  const b64Pem = (value: unknown) =>
+    typeof value === 'string' ? Buffer.from(value, 'base64').toString('utf8') : undefined;
+  let hash: { algorithm?: unknown; value?: unknown } | undefined;
+  let pems: (string | undefined)[];
+  const entryType = `${String(body.kind)} ${String(body.apiVersion)}`;
+  switch (entryType) {
+    case 'intoto 0.0.1': {
+      const content = spec.content as { hash?: typeof hash } | undefined;
+      hash = content?.hash;
+      pems = [b64Pem(spec.publicKey)];
+      break;
+    }
+    case 'intoto 0.0.2': {
+      const content = spec.content as
+        { hash?: typeof hash; envelope?: { signatures?: { publicKey?: unknown }[] } } | undefined;
+      hash = content?.hash;
+      pems = (content?.envelope?.signatures ?? []).map((signature) => b64Pem(signature.publicKey));
+      break;
+    }
+    case 'dsse 0.0.1': {
+      hash = spec.envelopeHash as typeof hash;
+      pems = ((spec.signatures as { verifier?: unknown }[] | undefined) ?? []).map((signature) =>
+        b64Pem(signature.verifier),
+      );
+      break;
+    }
+    default:
+      return `the Rekor entry is of kind ${entryType}, not an intoto or dsse attestation entry`;
+  }
+  const digest = createHash('sha256').update(envelopeBytes).digest('hex');
+  const recordedHash = typeof hash?.value === 'string' ? hash.value.toLowerCase() : undefined;
+  if (hash?.algorithm !== 'sha256' || recordedHash !== digest) {
+    return `the Rekor entry is for envelope sha256:${recordedHash ?? '(none)'}, not sha256:${digest}`;
+  }
+  const expected = keyFingerprint(signer.key);
+  if (pems.length === 0) return 'the Rekor entry names no public key';
+  for (const pem of pems) {
+    const recorded = entryKey(pem);
+    if (!recorded) return 'the Rekor entry names no readable public key';
+    if (recorded.certificate && signer.certificate && !recorded.certificate.equals(signer.certificate)) {
+      return 'the Rekor entry was made with another certificate';
+    }
+    if (recorded.fingerprint !== expected) return 'the Rekor entry was made with another public key';
+  }
+  return undefined;
+}
+
+/** The RFC 3161 timestamp annotation over the envelope bytes: required with `ctlog.tsaCertChain`. */
+function checkTimestamp(layer: SignatureLayer, check: AttestorCheck): SigningTime | StageFailure | undefined {
+  const annotation = layer.annotations[COSIGN_RFC3161_ANNOTATION];
+  const { required, authorities } = check.timestamps;
+  if (!annotation) {
+    return required
+      ? {
+          stage: Stage.Timestamp,
+          reason: "missing RFC 3161 timestamp: the policy's ctlog.tsaCertChain requires one",
+        }
+      : undefined;
+  }
+  const timestamp = parseTimestampAnnotation(annotation);
+  if (typeof timestamp === 'string') {
+    return required
+      ? { stage: Stage.Timestamp, reason: `invalid RFC 3161 timestamp: ${timestamp}` }
+      : undefined;
+  }
+  const result = verifyTimestamp(timestamp, Buffer.from(layer.payload), authorities);
+  if (!result.ok) return required ? { stage: Stage.Timestamp, reason: result.reason } : undefined;
+  return { time: result.time, source: `RFC 3161 timestamp, ${result.authority}` };
+}
