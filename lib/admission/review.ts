@@ -135,10 +135,8 @@ export async function reviewAdmissionInDetail(
 
 /** Each digest resolution and signature fetch of one review, started once and shared by its checks. */
 class ReviewFetcher {
-  private readonly digests = new Map<string, Promise<Settled<string>>>();
-  private readonly signatures = new Map<string, Promise<Settled<SignatureLayer[]>>>();
-  private readonly bundles = new Map<string, Promise<Settled<SigstoreBundleArtifact[]>>>();
-  private readonly attestations = new Map<string, Promise<Settled<SignatureLayer[]>>>();
+  /** Every fetch of this review, by kind and key; each runs once and never rejects. */
+  private readonly started = new Map<string, Promise<Settled<unknown>>>();
 
   constructor(
     private readonly source: ImageSource,
@@ -146,45 +144,36 @@ class ReviewFetcher {
   ) {}
 
   digest(ref: ImageReference): Promise<Settled<string>> {
-    const key = formatReference(ref);
-    let pending = this.digests.get(key);
-    if (!pending) {
-      pending = settle(
-        ref.digest ? Promise.resolve(ref.digest) : this.source.resolveDigest(ref, this.signal),
-      );
-      this.digests.set(key, pending);
-    }
-    return pending;
-  }
-
-  sigstoreBundles(location: SignatureLocation, digest: string): Promise<Settled<SigstoreBundleArtifact[]>> {
-    const key = `${location.registry}/${location.repository}@${digest}`;
-    let pending = this.bundles.get(key);
-    if (!pending) {
-      pending = settle(this.source.sigstoreBundles?.(location, digest, this.signal) ?? Promise.resolve([]));
-      this.bundles.set(key, pending);
-    }
-    return pending;
-  }
-
-  cosignAttestations(location: SignatureLocation, digest: string): Promise<Settled<SignatureLayer[]>> {
-    const key = `${location.registry}/${location.repository}@${digest}`;
-    let pending = this.attestations.get(key);
-    if (!pending) {
-      pending = settle(
-        this.source.cosignAttestations?.(location, digest, this.signal) ?? Promise.resolve([]),
-      );
-      this.attestations.set(key, pending);
-    }
-    return pending;
+    return this.once(`digest ${formatReference(ref)}`, () =>
+      ref.digest ? Promise.resolve(ref.digest) : this.source.resolveDigest(ref, this.signal),
+    );
   }
 
   cosignSignatures(location: SignatureLocation, digest: string): Promise<Settled<SignatureLayer[]>> {
-    const key = `${location.registry}/${location.repository}@${digest}`;
-    let pending = this.signatures.get(key);
+    return this.once(`sig ${locationKey(location)}@${digest}`, () =>
+      this.source.cosignSignatures(location, digest, this.signal),
+    );
+  }
+
+  cosignAttestations(location: SignatureLocation, digest: string): Promise<Settled<SignatureLayer[]>> {
+    return this.once(
+      `att ${locationKey(location)}@${digest}`,
+      async () => (await this.source.cosignAttestations?.(location, digest, this.signal)) ?? [],
+    );
+  }
+
+  sigstoreBundles(location: SignatureLocation, digest: string): Promise<Settled<SigstoreBundleArtifact[]>> {
+    return this.once(
+      `bundles ${locationKey(location)}@${digest}`,
+      async () => (await this.source.sigstoreBundles?.(location, digest, this.signal)) ?? [],
+    );
+  }
+
+  private once<T>(key: string, fetch: () => Promise<T>): Promise<Settled<T>> {
+    let pending = this.started.get(key) as Promise<Settled<T>> | undefined;
     if (!pending) {
-      pending = settle(this.source.cosignSignatures(location, digest, this.signal));
-      this.signatures.set(key, pending);
+      pending = settle(fetch());
+      this.started.set(key, pending);
     }
     return pending;
   }

@@ -7,17 +7,9 @@ import { evaluateSafely } from '../policy/preconditions';
 import type { Attestation, AttestorSet, LeafAttestor } from '../policy/types';
 import type { AttestorOutcome, FetchedBundles, FetchedSignatures } from './attestors';
 import { verifySigstoreBundle } from './bundle';
-import {
-  certificateKey,
-  keyFingerprint,
-  readCertificatesPem,
-  type SigningTime,
-  type TrustedPath,
-} from './certificates';
+import { keyFingerprint, type SigningTime } from './certificates';
 import {
   annotationMismatch,
-  checkCertificateChain,
-  checkIdentity,
   checkSct,
   checkValidity,
   resolveCheck,
@@ -33,7 +25,7 @@ import {
   verifyDsseSignature,
   type DsseEnvelope,
 } from './intoto';
-import { COSIGN_CERTIFICATE_ANNOTATION, COSIGN_CHAIN_ANNOTATION } from './legacy';
+import { resolveSigner, type LayerSigner } from './legacy';
 import { COSIGN_REKOR_BUNDLE_ANNOTATION, entryKey, parseRekorBundle, type RekorLog } from './rekor';
 import { COSIGN_RFC3161_ANNOTATION, parseTimestampAnnotation, verifyTimestamp } from './timestamp';
 
@@ -345,19 +337,13 @@ export function verifyAttestationLayers(
   );
 }
 
-interface LayerSigner {
-  readonly key: KeyObject;
-  readonly certificate: X509Certificate | undefined;
-  readonly paths: readonly TrustedPath[] | undefined;
-}
-
 function checkAttestationLayer(
   layer: SignatureLayer,
   envelope: DsseEnvelope,
   imageDigest: string,
   check: AttestorCheck,
 ): StageFailure | undefined {
-  const signer = resolveSigner(layer, check);
+  const signer = resolveSigner(layer, check, 'attestation');
   if ('stage' in signer) return signer;
   // cosign verifies DSSE with threshold 1: any signature of the envelope by this signer.
   const signed = envelope.signatures.some((signature) =>
@@ -383,31 +369,6 @@ function checkAttestationLayer(
   if (typeof matched === 'string') return { stage: Stage.Digest, reason: matched };
   const mismatch = annotationMismatch(check.annotations, matched.subject.annotations);
   return mismatch ? { stage: Stage.Annotations, reason: mismatch } : undefined;
-}
-
-function resolveSigner(layer: SignatureLayer, check: AttestorCheck): LayerSigner | StageFailure {
-  const { signer } = check;
-  if (signer.kind === 'key') return { key: signer.key, certificate: undefined, paths: undefined };
-  let leaf = signer.pinned;
-  let untrusted: X509Certificate[] = [];
-  if (!leaf) {
-    const annotation = layer.annotations[COSIGN_CERTIFICATE_ANNOTATION];
-    leaf = readCertificatesPem(annotation)?.[0];
-    if (!leaf) {
-      return {
-        stage: Stage.Material,
-        reason: annotation
-          ? 'the attestation certificate is unreadable'
-          : 'the attestation has no certificate (it was made with a key, not keylessly)',
-      };
-    }
-    untrusted = readCertificatesPem(layer.annotations[COSIGN_CHAIN_ANNOTATION]) ?? [];
-  }
-  const chain = checkCertificateChain(leaf, untrusted, signer);
-  if ('stage' in chain) return chain;
-  const identity = checkIdentity(leaf, check);
-  if (identity) return identity;
-  return { key: certificateKey(leaf), certificate: leaf, paths: chain.paths };
 }
 
 /**

@@ -98,27 +98,36 @@ function checkLayer(
   return mismatch ? { stage: Stage.Annotations, reason: mismatch } : undefined;
 }
 
-interface LayerSigner {
+/** Who signed a layer: the attestor's key, or its certificate with the chains that trust it. */
+export interface LayerSigner {
   readonly key: KeyObject;
   readonly certificate: X509Certificate | undefined;
   /** Trusted chains of a certificate signer (for SCT and validity); undefined for a key. */
   readonly paths: readonly TrustedPath[] | undefined;
 }
 
-function resolveSigner(layer: SignatureLayer, check: AttestorCheck): LayerSigner | StageFailure {
+/**
+ * The signer of a `.sig` or `.att` layer: the attestor's key, or the layer's certificate (or the
+ * attestor's pinned one), chained to a trusted CA and matching the attestor's identity.
+ */
+export function resolveSigner(
+  layer: SignatureLayer,
+  check: AttestorCheck,
+  what: 'signature' | 'attestation' = 'signature',
+): LayerSigner | StageFailure {
   const { signer } = check;
   if (signer.kind === 'key') return { key: signer.key, certificate: undefined, paths: undefined };
   let leaf = signer.pinned;
   let untrusted: X509Certificate[] = [];
   if (!leaf) {
-    const certificates = readCertificatesPem(layer.annotations[COSIGN_CERTIFICATE_ANNOTATION]);
-    leaf = certificates?.[0];
+    const annotation = layer.annotations[COSIGN_CERTIFICATE_ANNOTATION];
+    leaf = readCertificatesPem(annotation)?.[0];
     if (!leaf) {
       return {
         stage: Stage.Material,
-        reason: layer.annotations[COSIGN_CERTIFICATE_ANNOTATION]
-          ? 'the signature certificate is unreadable'
-          : 'the signature has no certificate (it was made with a key, not keylessly)',
+        reason: annotation
+          ? `the ${what} certificate is unreadable`
+          : `the ${what} has no certificate (it was made with a key, not keylessly)`,
       };
     }
     untrusted = readCertificatesPem(layer.annotations[COSIGN_CHAIN_ANNOTATION]) ?? [];
