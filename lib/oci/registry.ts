@@ -251,7 +251,20 @@ export class RegistryClient {
           },
         );
       }
-      const next = new URL(location, url);
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch (error) {
+        throw new RegistryError(
+          'REGISTRY_HTTP',
+          start.host,
+          `registry ${start.host} redirected to an invalid URL`,
+          {
+            cause: error,
+            status: response.status,
+          },
+        );
+      }
       if (next.protocol !== 'https:' && next.protocol !== 'http:') {
         throw new RegistryError(
           'REGISTRY_HTTP',

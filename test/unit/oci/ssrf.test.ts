@@ -345,6 +345,22 @@ describe('through the registry client', () => {
     expect(sent.map((request) => request.url.host)).toEqual(['registry.example']);
   });
 
+  test('a redirect to a malformed URL is a registry error ("could not check"), not a crash', async () => {
+    const { resolve } = fakeResolver({ 'registry.example': ['93.184.216.34'] });
+    const { transport } = recordingTransport((): TransportResponse => ({
+      status: 302,
+      headers: { location: 'http://[bad' },
+      body: Buffer.alloc(0),
+    }));
+    const client = new RegistryClient({
+      transport: new GuardedTransport(transport, new RegistryAddressGuard({ resolve })),
+    });
+    await expect(client.getManifest('registry.example', 'team/app', 'v1')).rejects.toMatchObject({
+      code: 'REGISTRY_HTTP',
+      message: 'registry registry.example redirected to an invalid URL',
+    });
+  });
+
   test('credentials are dropped when a redirect leaves the registry host', async () => {
     const { resolve } = fakeResolver({
       'registry.example': ['93.184.216.34'],
