@@ -92,12 +92,6 @@ export function decodeAdmissionReview(body: unknown): AdmissionRequest {
   };
 }
 
-/** The apiVersion of a body that looks like an AdmissionReview, for answering in kind. */
-export function reviewApiVersion(body: unknown): AdmissionApiVersion {
-  const apiVersion = (body as { apiVersion?: unknown } | null)?.apiVersion;
-  return apiVersion === 'admission.k8s.io/v1beta1' ? apiVersion : 'admission.k8s.io/v1';
-}
-
 function fail(message: string): never {
   throw new AdmissionDecodeError('INVALID_ADMISSION_REVIEW', `invalid AdmissionReview: ${message}`);
 }

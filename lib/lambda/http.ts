@@ -136,11 +136,6 @@ export function jsonNestingDepth(text: string, stopAbove = Infinity): number {
   return deepest;
 }
 
-/** The request path with the token replaced, for logs. */
-export function maskedPath(rawPath: string): string {
-  return rawPath.replace(/^(\/admit\/[^/]+\/)[^/]+/, '$1****');
-}
-
 function unauthorized(): APIGatewayProxyStructuredResultV2 {
   return { statusCode: 401, body: '' };
 }

@@ -34,11 +34,6 @@ const POD_SPEC_PATHS: Readonly<Record<string, readonly string[]>> = {
   CronJob: ['spec', 'jobTemplate', 'spec', 'template', 'spec'],
 };
 
-/** True when imagegate knows where `kind` keeps its pod spec. */
-export function hasPodSpec(kind: string): boolean {
-  return Object.hasOwn(POD_SPEC_PATHS, kind);
-}
-
 /**
  * Every container image of a resource with its JSON pointer: through `locators` when given (a
  * rule's `imageExtractors` for this kind), else the pod spec of a Pod or pod controller in the

@@ -1,4 +1,4 @@
-import { decodeAdmissionReview, reviewApiVersion } from '../../../lib/admission/decode';
+import { decodeAdmissionReview } from '../../../lib/admission/decode';
 import { AdmissionDecodeError } from '../../../lib/admission/errors';
 import { pod } from '../builders';
 
@@ -174,15 +174,5 @@ describe('decodeAdmissionReview', () => {
 
     expect(error.code).toBe('INVALID_ADMISSION_REVIEW');
     expect(error.message).toBe(message);
-  });
-});
-
-describe('reviewApiVersion', () => {
-  test('answers v1beta1 reviews in v1beta1 and everything else in v1', () => {
-    expect(reviewApiVersion({ apiVersion: 'admission.k8s.io/v1beta1' })).toBe('admission.k8s.io/v1beta1');
-    expect(reviewApiVersion({ apiVersion: 'admission.k8s.io/v1' })).toBe('admission.k8s.io/v1');
-    expect(reviewApiVersion({ apiVersion: 'admission.k8s.io/v2' })).toBe('admission.k8s.io/v1');
-    expect(reviewApiVersion(null)).toBe('admission.k8s.io/v1');
-    expect(reviewApiVersion('text')).toBe('admission.k8s.io/v1');
   });
 });

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { COSIGN_SIGNATURE_ANNOTATION, type SignatureLayer } from '../../../lib/oci/cosign';
 import type { SignatureHash } from '../../../lib/verify/keys';
 import { parsePublicKeys } from '../../../lib/verify/keys';
-import { verifyLayersWithKey, type KeyCheck } from '../../../lib/verify/cosign-key';
+import { verifyLayersWithKey, type KeyCheck } from './key-verification';
 import { parseSimpleSigningPayload } from '../../../lib/verify/payload';
 
 const VECTORS = path.resolve(__dirname, '../../fixtures/vendor/conformance/legacy-sig-key');

@@ -1,4 +1,4 @@
-import { extractImageSites, hasPodSpec } from '../../../lib/workload/images';
+import { extractImageSites } from '../../../lib/workload/images';
 
 const podSpec = {
   initContainers: [{ name: 'init', image: 'busybox:1.36' }],
@@ -100,24 +100,5 @@ describe('extractImageSites', () => {
 
   test('a Deployment without a template has no images', () => {
     expect(extractImageSites('Deployment', { spec: { replicas: 1 } })).toEqual([]);
-  });
-});
-
-describe('hasPodSpec', () => {
-  test('knows Pod and the pod controllers only', () => {
-    for (const kind of [
-      'Pod',
-      'Deployment',
-      'StatefulSet',
-      'DaemonSet',
-      'ReplicaSet',
-      'ReplicationController',
-      'Job',
-      'CronJob',
-    ]) {
-      expect(hasPodSpec(kind)).toBe(true);
-    }
-    expect(hasPodSpec('ConfigMap')).toBe(false);
-    expect(hasPodSpec('toString')).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { sign } from 'node:crypto';
-import { verifyLayersWithKey } from '../../../lib/verify/cosign-key';
+import { verifyLayersWithKey } from './key-verification';
 import { generateKeyPair, simpleSigningPayload, type KeyKind } from '../../support/cosign-signer';
 import { DIGEST_A, DIGEST_B } from '../builders';
 import { keyAttestor, signatureLayer, signedLayer } from './signing';
