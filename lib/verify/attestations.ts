@@ -1,5 +1,5 @@
-import { createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { json as canonicalJson, type X509Certificate } from '@sigstore/core';
+import { createHash, type KeyObject } from 'node:crypto';
+import type { X509Certificate } from '@sigstore/core';
 import { describeError } from '../errors';
 import type { SignatureLayer } from '../oci/cosign';
 import type { SigstoreBundleArtifact } from '../oci/referrers';
@@ -26,7 +26,12 @@ import {
   type DsseEnvelope,
 } from './intoto';
 import { resolveSigner, type LayerSigner } from './legacy';
-import { COSIGN_REKOR_BUNDLE_ANNOTATION, entryKey, parseRekorBundle, type RekorLog } from './rekor';
+import {
+  COSIGN_REKOR_BUNDLE_ANNOTATION,
+  entryKey,
+  parseRekorBundle,
+  verifySignedEntryTimestamp,
+} from './rekor';
 import { COSIGN_RFC3161_ANNOTATION, parseTimestampAnnotation, verifyTimestamp } from './timestamp';
 
 /** cosign's `custom` predicate (`cosign attest --type custom`): its `Data` string is JSON when it parses. */
@@ -392,45 +397,11 @@ function checkLog(
   }
   const bundle = parseRekorBundle(annotation);
   if (typeof bundle === 'string') return fail(`invalid transparency-log proof: ${bundle}`);
-  const integratedTime = new Date(bundle.integratedTime * 1000);
-  const named = check.tlog.logs.filter((log) => log.keyId.toString('hex') === bundle.logID.toLowerCase());
-  if (named.length === 0) {
-    return fail(
-      `invalid transparency-log proof: the Rekor entry is from log ${bundle.logID}, which is not a trusted transparency log`,
-    );
-  }
-  const current = named.filter(
-    (log) => log.validFor.start <= integratedTime && integratedTime <= log.validFor.end,
-  );
-  const canonical = Buffer.from(
-    canonicalJson.canonicalize({
-      body: bundle.body,
-      integratedTime: bundle.integratedTime,
-      logID: bundle.logID,
-      logIndex: bundle.logIndex,
-    }),
-    'utf8',
-  );
-  const log = current.find((candidate) => verifySet(candidate, canonical, bundle.signedEntryTimestamp));
-  if (!log) {
-    return fail(
-      current.length === 0
-        ? `invalid transparency-log proof: the key of log ${bundle.logID} was not valid at the entry's integrated time ${integratedTime.toISOString()}`
-        : `invalid transparency-log proof: the signed entry timestamp does not verify with the key of log ${bundle.logID} (${named[0]?.baseURL ?? ''})`,
-    );
-  }
+  const set = verifySignedEntryTimestamp(bundle, check.tlog.logs);
+  if (!set.ok) return fail(set.reason);
   const mismatch = attestationEntryMismatch(bundle.body, layer.payload, signer);
   if (mismatch) return fail(`invalid transparency-log proof: ${mismatch}`);
-  return { time: { time: integratedTime, source: `Rekor integrated time, ${log.baseURL}` } };
-}
-
-function verifySet(log: RekorLog, data: Buffer, signature: Buffer): boolean {
-  try {
-    const key = log.publicKey;
-    return cryptoVerify(key.asymmetricKeyType === 'ed25519' ? null : 'sha256', data, key, signature);
-  } catch {
-    return false;
-  }
+  return { time: { time: set.integratedTime, source: `Rekor integrated time, ${set.log.baseURL}` } };
 }
 
 /** An `intoto` / `dsse` Rekor entry body against the layer bytes and the signer. */

@@ -79,6 +79,22 @@ export function parseRekorBundle(annotation: string): RekorBundle | string {
  * The body's content is checked separately ({@link rekorEntryMismatch}).
  */
 export function verifyRekorBundle(bundle: RekorBundle, logs: readonly RekorLog[]): RekorBundleResult {
+  const set = verifySignedEntryTimestamp(bundle, logs);
+  if (!set.ok) return set;
+  const entry = parseRekorEntry(bundle.body);
+  if (typeof entry === 'string') return { ok: false, reason: `invalid transparency-log proof: ${entry}` };
+  return { ...set, entry };
+}
+
+/**
+ * The SET of a Rekor bundle: signed by a trusted log's key (by logID) that was valid at the
+ * integrated time, over the RFC 8785 canonical `{body, integratedTime, logID, logIndex}`. Says
+ * nothing of what the entry records (signature and attestation entries are checked by their callers).
+ */
+export function verifySignedEntryTimestamp(
+  bundle: RekorBundle,
+  logs: readonly RekorLog[],
+): { ok: true; integratedTime: Date; log: RekorLog } | { ok: false; reason: string } {
   const integratedTime = new Date(bundle.integratedTime * 1000);
   const named = logs.filter((log) => log.keyId.toString('hex') === bundle.logID.toLowerCase());
   if (named.length === 0) {
@@ -114,9 +130,7 @@ export function verifyRekorBundle(bundle: RekorBundle, logs: readonly RekorLog[]
       reason: `invalid transparency-log proof: the signed entry timestamp does not verify with the key of log ${bundle.logID} (${named[0]?.baseURL ?? ''})`,
     };
   }
-  const entry = parseRekorEntry(bundle.body);
-  if (typeof entry === 'string') return { ok: false, reason: `invalid transparency-log proof: ${entry}` };
-  return { ok: true, integratedTime, log, entry };
+  return { ok: true, integratedTime, log };
 }
 
 function verifyWith(key: KeyObject, data: Buffer, signature: Buffer): boolean {
