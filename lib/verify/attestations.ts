@@ -137,7 +137,9 @@ function conditionViolation(
     if (typeof predicate !== 'object' || predicate === null || Array.isArray(predicate)) {
       return `the predicate of ${statement.evidence} is not a JSON object`;
     }
-    const root = { ...context.variables, ...(predicate as Record<string, unknown>) };
+    // The predicate's fields at the root (Kyverno's documented convention), and also under
+    // `predicate` (as Kyverno's SigstoreBundle test policies write them).
+    const root = { ...context.variables, predicate, ...(predicate as Record<string, unknown>) };
     for (const block of attestation.conditions) {
       const result = evaluateSafely(block, root);
       if (!result.passed) return result.failed.join('; ');

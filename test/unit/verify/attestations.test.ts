@@ -270,6 +270,22 @@ describe('conditions over the predicate and the image', () => {
     });
   });
 
+  test('the whole predicate is also under `predicate` (Kyverno SigstoreBundle tests write it so)', () => {
+    const layers = [attLayer(GITHUB_PREDICATE)];
+    const viaPredicate = (value: string) => [
+      '- all:',
+      "    - key: '{{ predicate.builder.id }}'",
+      '      operator: Equals',
+      `      value: '${value}'`,
+    ];
+    expect(evaluate(entry({ conditions: viaPredicate('https://github.com/*') }), layers)).toEqual({
+      status: 'pass',
+    });
+    expect(evaluate(entry({ conditions: viaPredicate('https://gitlab.com/*') }), layers)).toMatchObject({
+      status: 'fail',
+    });
+  });
+
   test('every verified statement of the type must hold, not just one', () => {
     const layers = [attLayer(GITHUB_PREDICATE), attLayer({ builder: { id: 'https://evil.example/' } })];
     expect(evaluate(entry({ conditions: builderIs('https://github.com/*') }), layers)).toMatchObject({
