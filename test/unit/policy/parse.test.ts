@@ -956,3 +956,43 @@ describe('parsePolicyText: attestations and preconditions', () => {
     expect(problems[0]?.message).toMatch(/^is not supported: context entries \(ConfigMap, apiCall/);
   });
 });
+
+describe('parsePolicyText: imageRegistryCredentials', () => {
+  const withCredentials = (lines: string[]) =>
+    policyYaml({
+      entry: [
+        'failureAction: Enforce',
+        'imageRegistryCredentials:',
+        ...lines.map((line) => `  ${line}`),
+        'attestors:',
+        '  - entries:',
+        '      - keys:',
+        '          publicKeys: |-',
+        indent(KYVERNO_SAMPLE_KEY, 14),
+      ],
+    });
+
+  test('secrets become the entry’s credential secret ids; default and amazon providers are accepted', () => {
+    const [policy] = parseOk(
+      withCredentials(['secrets: [imagegate/ghcr, team-a/quay]', 'providers: [default, amazon]']),
+    );
+    expect(policy!.rules[0]!.verifyImages[0]!.credentialSecrets).toEqual(['imagegate/ghcr', 'team-a/quay']);
+  });
+
+  test.each([
+    [
+      'allowInsecureRegistry: true',
+      'allowInsecureRegistry',
+      /^is not supported: a policy cannot lower transport security/,
+    ],
+    ['providers: [azure]', 'providers', /^azure credential helper is not supported/],
+  ])('%s is refused at its field', (line, field, reason) => {
+    const { problems } = parseProblems(withCredentials([line]));
+    expect(problems).toEqual([
+      expect.objectContaining({
+        path: `spec.rules[0].verifyImages[0].imageRegistryCredentials.${field}`,
+        message: expect.stringMatching(reason),
+      }),
+    ]);
+  });
+});
