@@ -10,11 +10,12 @@ import { verifySigstoreBundle } from './bundle';
 import { keyFingerprint, type SigningTime } from './certificates';
 import {
   annotationMismatch,
-  checkSct,
-  checkValidity,
+  checkSignerCertificate,
   resolveCheck,
+  resolveSigner,
   Stage,
   type AttestorCheck,
+  type Signer,
   type StageFailure,
   type VerificationContext,
 } from './checks';
@@ -25,14 +26,8 @@ import {
   verifyDsseSignature,
   type DsseEnvelope,
 } from './intoto';
-import { resolveSigner, type LayerSigner } from './legacy';
-import {
-  COSIGN_REKOR_BUNDLE_ANNOTATION,
-  entryKey,
-  parseRekorBundle,
-  verifySignedEntryTimestamp,
-} from './rekor';
-import { COSIGN_RFC3161_ANNOTATION, parseTimestampAnnotation, verifyTimestamp } from './timestamp';
+import { checkLayerTimestamp, layerCertificate, layerRekorBundle, logProblem, type LogProof } from './legacy';
+import { entryKey, verifySignedEntryTimestamp } from './rekor';
 
 /** cosign's `custom` predicate (`cosign attest --type custom`): its `Data` string is JSON when it parses. */
 export const COSIGN_CUSTOM_PREDICATE_TYPE = 'https://cosign.sigstore.dev/attestation/v1';
@@ -350,7 +345,7 @@ function checkAttestationLayer(
   imageDigest: string,
   check: AttestorCheck,
 ): StageFailure | undefined {
-  const signer = resolveSigner(layer, check, 'attestation');
+  const signer = resolveSigner(check, () => layerCertificate(layer, 'attestation'));
   if ('stage' in signer) return signer;
   // cosign verifies DSSE with threshold 1: any signature of the envelope by this signer.
   const signed = envelope.signatures.some((signature) =>
@@ -362,16 +357,12 @@ function checkAttestationLayer(
   const log = checkLog(layer, signer, check);
   if ('stage' in log) return log;
   if (log.time) times.push(log.time);
-  const timestamp = checkTimestamp(layer, check);
+  const timestamp = checkLayerTimestamp(layer, layer.payload, check);
   if (timestamp && 'stage' in timestamp) return timestamp;
   if (timestamp) times.push(timestamp);
 
-  if (signer.paths) {
-    const sct = checkSct(signer.paths, check);
-    if (sct) return sct;
-    const validity = checkValidity(signer.paths, times, check);
-    if (validity) return validity;
-  }
+  const certificate = checkSignerCertificate(signer, times, check);
+  if (certificate) return certificate;
   const matched = matchStatementSubject(envelope.payload, imageDigest);
   if (typeof matched === 'string') return { stage: Stage.Digest, reason: matched };
   const mismatch = annotationMismatch(check.annotations, matched.subject.annotations);
@@ -385,24 +376,13 @@ function checkAttestationLayer(
  * skips the signature comparison for attestations). Required: a missing or invalid proof fails;
  * otherwise a valid one dates the signature.
  */
-function checkLog(
-  layer: SignatureLayer,
-  signer: LayerSigner,
-  check: AttestorCheck,
-): { readonly time: SigningTime | undefined } | StageFailure {
-  const annotation = layer.annotations[COSIGN_REKOR_BUNDLE_ANNOTATION];
-  const fail = (reason: string) => (check.tlog.required ? { stage: Stage.Log, reason } : { time: undefined });
-  if (!annotation) {
-    return fail(
-      'missing transparency-log proof: the attestation has no Rekor bundle, and imagegate checks the log offline only (rekor.ignoreTlog: true accepts attestations without one)',
-    );
-  }
-  const bundle = parseRekorBundle(annotation);
-  if (typeof bundle === 'string') return fail(`invalid transparency-log proof: ${bundle}`);
+function checkLog(layer: SignatureLayer, signer: Signer, check: AttestorCheck): LogProof {
+  const bundle = layerRekorBundle(layer, check, 'attestation');
+  if (!('body' in bundle)) return bundle;
   const set = verifySignedEntryTimestamp(bundle, check.tlog.logs);
-  if (!set.ok) return fail(set.reason);
+  if (!set.ok) return logProblem(check, set.reason);
   const mismatch = attestationEntryMismatch(bundle.body, layer.payload, signer);
-  if (mismatch) return fail(`invalid transparency-log proof: ${mismatch}`);
+  if (mismatch) return logProblem(check, `invalid transparency-log proof: ${mismatch}`);
   return { time: { time: set.integratedTime, source: `Rekor integrated time, ${set.log.baseURL}` } };
 }
 
@@ -464,27 +444,4 @@ export function attestationEntryMismatch(
     if (recorded.fingerprint !== expected) return 'the Rekor entry was made with another public key';
   }
   return undefined;
-}
-
-/** The RFC 3161 timestamp annotation over the envelope bytes: required with `ctlog.tsaCertChain`. */
-function checkTimestamp(layer: SignatureLayer, check: AttestorCheck): SigningTime | StageFailure | undefined {
-  const annotation = layer.annotations[COSIGN_RFC3161_ANNOTATION];
-  const { required, authorities } = check.timestamps;
-  if (!annotation) {
-    return required
-      ? {
-          stage: Stage.Timestamp,
-          reason: "missing RFC 3161 timestamp: the policy's ctlog.tsaCertChain requires one",
-        }
-      : undefined;
-  }
-  const timestamp = parseTimestampAnnotation(annotation);
-  if (typeof timestamp === 'string') {
-    return required
-      ? { stage: Stage.Timestamp, reason: `invalid RFC 3161 timestamp: ${timestamp}` }
-      : undefined;
-  }
-  const result = verifyTimestamp(timestamp, Buffer.from(layer.payload), authorities);
-  if (!result.ok) return required ? { stage: Stage.Timestamp, reason: result.reason } : undefined;
-  return { time: result.time, source: `RFC 3161 timestamp, ${result.authority}` };
 }

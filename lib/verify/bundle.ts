@@ -10,15 +10,14 @@ import { X509Certificate } from '@sigstore/core';
 import { toSignedEntity, VerificationError, Verifier, type SignedEntity } from '@sigstore/verify';
 import { describeError } from '../errors';
 import type { SigstoreBundleArtifact } from '../oci/referrers';
-import { certificateKey, keyFingerprint, type SigningTime, type TrustedPath } from './certificates';
+import { keyFingerprint, type SigningTime } from './certificates';
 import {
   annotationMismatch,
-  checkCertificateChain,
-  checkIdentity,
-  checkSct,
-  checkValidity,
+  checkSignerCertificate,
+  resolveSigner,
   Stage,
   type AttestorCheck,
+  type CarriedCertificate,
   type StageFailure,
 } from './checks';
 import { IN_TOTO_PAYLOAD_TYPE, matchStatementSubject, verifyDsseSignature } from './intoto';
@@ -64,12 +63,6 @@ export function verifyBundleArtifacts(
   return { verified: false, ...(furthest ?? { stage: Stage.Material, reason: 'signature not found' }) };
 }
 
-interface BundleSigner {
-  readonly key: KeyObject;
-  readonly certificate: X509Certificate | undefined;
-  readonly paths: readonly TrustedPath[] | undefined;
-}
-
 /**
  * Verifies one Sigstore bundle (v0.1–v0.3 JSON) offline. @sigstore/verify checks the signature,
  * the transparency-log entries (SET, inclusion proof and checkpoint, body against the signature)
@@ -105,7 +98,7 @@ export function verifySigstoreBundle(
     }
   }
 
-  const signer = resolveSigner(bundle, entity, check);
+  const signer = resolveSigner(check, () => bundleCertificate(bundle, entity));
   if ('stage' in signer) return signer;
 
   const content = checkContent(bundle, subject, signer.key, check);
@@ -115,41 +108,24 @@ export function verifySigstoreBundle(
   if ('stage' in verified) return verified;
   const times = verified.times;
 
-  if (signer.paths) {
-    const sct = checkSct(signer.paths, check);
-    if (sct) return sct;
-    const validity = checkValidity(signer.paths, times, check);
-    if (validity) return validity;
-  }
+  const certificate = checkSignerCertificate(signer, times, check);
+  if (certificate) return certificate;
   return checkStatement(bundle, subject, check);
 }
 
-function resolveSigner(
-  bundle: Bundle,
-  entity: SignedEntity,
-  check: AttestorCheck,
-): BundleSigner | StageFailure {
-  const { signer } = check;
-  if (signer.kind === 'key') return { key: signer.key, certificate: undefined, paths: undefined };
-  let leaf = signer.pinned;
-  let untrusted: X509Certificate[] = [];
-  if (!leaf) {
-    if (entity.key.$case !== 'certificate') {
-      return { stage: Stage.Material, reason: 'the Sigstore bundle is signed with a key, not a certificate' };
-    }
-    leaf = entity.key.certificate;
-    const material = bundle.verificationMaterial.content;
-    if (material.$case === 'x509CertificateChain') {
-      untrusted = material.x509CertificateChain.certificates
-        .slice(1)
-        .map((certificate) => X509Certificate.parse(Buffer.from(certificate.rawBytes)));
-    }
+/** The certificate a bundle's verification material carries, with its chain's intermediates. */
+function bundleCertificate(bundle: Bundle, entity: SignedEntity): CarriedCertificate | StageFailure {
+  if (entity.key.$case !== 'certificate') {
+    return { stage: Stage.Material, reason: 'the Sigstore bundle is signed with a key, not a certificate' };
   }
-  const chain = checkCertificateChain(leaf, untrusted, signer);
-  if ('stage' in chain) return chain;
-  const identity = checkIdentity(leaf, check);
-  if (identity) return identity;
-  return { key: certificateKey(leaf), certificate: leaf, paths: chain.paths };
+  const material = bundle.verificationMaterial.content;
+  const untrusted =
+    material.$case === 'x509CertificateChain'
+      ? material.x509CertificateChain.certificates
+          .slice(1)
+          .map((certificate) => X509Certificate.parse(Buffer.from(certificate.rawBytes)))
+      : [];
+  return { leaf: entity.key.certificate, untrusted };
 }
 
 /** One DSSE signature of an in-toto statement (or a message signature over the artifact) by this key. */

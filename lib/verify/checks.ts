@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { X509Certificate } from '@sigstore/core';
 import type { LeafAttestor, SignatureFormat } from '../policy/types';
 import {
+  certificateKey,
   checkPathValidity,
   EKU_CODE_SIGNING,
   keyFingerprint,
@@ -171,11 +172,61 @@ function policyLog(publicKey: KeyObject, name: string): RekorLog & CtLog {
   };
 }
 
+/** Who made a signature: the attestor's key, or a certificate with the trusted chains it was checked against. */
+export interface Signer {
+  readonly key: KeyObject;
+  readonly certificate: X509Certificate | undefined;
+  /** Trusted chains of a certificate signer (for SCT and validity); undefined for a key. */
+  readonly paths: readonly TrustedPath[] | undefined;
+}
+
+/** The certificate a signature carries, and the intermediates it comes with. */
+export interface CarriedCertificate {
+  readonly leaf: X509Certificate;
+  readonly untrusted: readonly X509Certificate[];
+}
+
+/**
+ * The signer of a signature: the attestor's key, or a certificate — the attestor's pinned one, or
+ * the one the signature carries (`carried`, read only when needed) — chained to a trusted CA and
+ * carrying the attestor's identity.
+ */
+export function resolveSigner(
+  check: AttestorCheck,
+  carried: () => CarriedCertificate | StageFailure,
+): Signer | StageFailure {
+  const { signer } = check;
+  if (signer.kind === 'key') return { key: signer.key, certificate: undefined, paths: undefined };
+  let certificate: CarriedCertificate;
+  if (signer.pinned) {
+    certificate = { leaf: signer.pinned, untrusted: [] };
+  } else {
+    const found = carried();
+    if ('stage' in found) return found;
+    certificate = found;
+  }
+  const chain = checkCertificateChain(certificate.leaf, certificate.untrusted, signer);
+  if ('stage' in chain) return chain;
+  const identity = checkIdentity(certificate.leaf, check);
+  if (identity) return identity;
+  return { key: certificateKey(certificate.leaf), certificate: certificate.leaf, paths: chain.paths };
+}
+
+/** A certificate signer's SCT, and validity at the signing times; nothing to check for a key. */
+export function checkSignerCertificate(
+  signer: Signer,
+  times: readonly SigningTime[],
+  check: AttestorCheck,
+): StageFailure | undefined {
+  if (!signer.paths) return undefined;
+  return checkSct(signer.paths, check) ?? checkValidity(signer.paths, times, check);
+}
+
 /**
  * The certificate a signature was made with: the pinned one, or the signature's own. Returns the
  * trusted paths (chain stage) or the failure.
  */
-export function checkCertificateChain(
+function checkCertificateChain(
   leaf: X509Certificate,
   untrusted: readonly X509Certificate[],
   signer: Extract<SignerCheck, { kind: 'certificate' }>,
@@ -193,7 +244,7 @@ export function checkCertificateChain(
 }
 
 /** The signing certificate's identity against the attestor's (keyless subject, issuer, extensions). */
-export function checkIdentity(leaf: X509Certificate, check: AttestorCheck): StageFailure | undefined {
+function checkIdentity(leaf: X509Certificate, check: AttestorCheck): StageFailure | undefined {
   if (check.signer.kind !== 'certificate') return undefined;
   const mismatch = identityMismatch(leaf, check.signer.identity);
   return mismatch ? { stage: Stage.Identity, reason: mismatch } : undefined;

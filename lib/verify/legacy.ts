@@ -1,15 +1,13 @@
-import type { KeyObject } from 'node:crypto';
-import type { X509Certificate } from '@sigstore/core';
 import { COSIGN_SIGNATURE_ANNOTATION, type SignatureLayer } from '../oci/cosign';
-import { certificateKey, readCertificatesPem, type SigningTime, type TrustedPath } from './certificates';
+import { readCertificatesPem, type SigningTime } from './certificates';
 import {
   annotationMismatch,
-  checkCertificateChain,
-  checkIdentity,
-  checkSct,
-  checkValidity,
+  checkSignerCertificate,
+  resolveSigner,
   Stage,
   type AttestorCheck,
+  type CarriedCertificate,
+  type Signer,
   type StageFailure,
 } from './checks';
 import { parseSimpleSigningPayload } from './payload';
@@ -18,6 +16,7 @@ import {
   parseRekorBundle,
   rekorEntryMismatch,
   verifyRekorBundle,
+  type RekorBundle,
 } from './rekor';
 import { verifyRawSignature } from './signature';
 import { COSIGN_RFC3161_ANNOTATION, parseTimestampAnnotation, verifyTimestamp } from './timestamp';
@@ -59,7 +58,7 @@ function checkLayer(
   check: AttestorCheck,
 ): StageFailure | undefined {
   const { annotations } = layer;
-  const signer = resolveSigner(layer, check);
+  const signer = resolveSigner(check, () => layerCertificate(layer, 'signature'));
   if ('stage' in signer) return signer;
 
   const signature = annotations[COSIGN_SIGNATURE_ANNOTATION];
@@ -73,16 +72,12 @@ function checkLayer(
   if ('stage' in log) return log;
   if (log.time) times.push(log.time);
 
-  const timestamp = checkTimestamp(layer, signature, check);
+  const timestamp = checkLayerTimestamp(layer, Buffer.from(signature, 'base64'), check);
   if (timestamp && 'stage' in timestamp) return timestamp;
   if (timestamp) times.push(timestamp);
 
-  if (signer.paths) {
-    const sct = checkSct(signer.paths, check);
-    if (sct) return sct;
-    const validity = checkValidity(signer.paths, times, check);
-    if (validity) return validity;
-  }
+  const certificate = checkSignerCertificate(signer, times, check);
+  if (certificate) return certificate;
 
   const claims = parseSimpleSigningPayload(layer.payload);
   if (!claims) {
@@ -98,84 +93,80 @@ function checkLayer(
   return mismatch ? { stage: Stage.Annotations, reason: mismatch } : undefined;
 }
 
-/** Who signed a layer: the attestor's key, or its certificate with the chains that trust it. */
-export interface LayerSigner {
-  readonly key: KeyObject;
-  readonly certificate: X509Certificate | undefined;
-  /** Trusted chains of a certificate signer (for SCT and validity); undefined for a key. */
-  readonly paths: readonly TrustedPath[] | undefined;
+/**
+ * The certificate a `.sig` or `.att` layer carries: the first PEM of its certificate annotation,
+ * with the chain annotation's certificates as intermediates.
+ */
+export function layerCertificate(
+  layer: SignatureLayer,
+  what: 'signature' | 'attestation',
+): CarriedCertificate | StageFailure {
+  const annotation = layer.annotations[COSIGN_CERTIFICATE_ANNOTATION];
+  const leaf = readCertificatesPem(annotation)?.[0];
+  if (!leaf) {
+    return {
+      stage: Stage.Material,
+      reason: annotation
+        ? `the ${what} certificate is unreadable`
+        : `the ${what} has no certificate (it was made with a key, not keylessly)`,
+    };
+  }
+  return { leaf, untrusted: readCertificatesPem(layer.annotations[COSIGN_CHAIN_ANNOTATION]) ?? [] };
 }
 
-/**
- * The signer of a `.sig` or `.att` layer: the attestor's key, or the layer's certificate (or the
- * attestor's pinned one), chained to a trusted CA and matching the attestor's identity.
- */
-export function resolveSigner(
+/** A layer's log proof: the signing time it proves, or why it is missing or invalid. */
+export type LogProof = { readonly time: SigningTime | undefined } | StageFailure;
+
+/** A missing or invalid log proof: a failure when the attestor requires the log, else no signing time. */
+export function logProblem(check: AttestorCheck, reason: string): LogProof {
+  return check.tlog.required ? { stage: Stage.Log, reason } : { time: undefined };
+}
+
+/** The Rekor bundle annotation of a `.sig` or `.att` layer, parsed; or what its absence or unreadability means. */
+export function layerRekorBundle(
   layer: SignatureLayer,
   check: AttestorCheck,
-  what: 'signature' | 'attestation' = 'signature',
-): LayerSigner | StageFailure {
-  const { signer } = check;
-  if (signer.kind === 'key') return { key: signer.key, certificate: undefined, paths: undefined };
-  let leaf = signer.pinned;
-  let untrusted: X509Certificate[] = [];
-  if (!leaf) {
-    const annotation = layer.annotations[COSIGN_CERTIFICATE_ANNOTATION];
-    leaf = readCertificatesPem(annotation)?.[0];
-    if (!leaf) {
-      return {
-        stage: Stage.Material,
-        reason: annotation
-          ? `the ${what} certificate is unreadable`
-          : `the ${what} has no certificate (it was made with a key, not keylessly)`,
-      };
-    }
-    untrusted = readCertificatesPem(layer.annotations[COSIGN_CHAIN_ANNOTATION]) ?? [];
+  what: 'signature' | 'attestation',
+): RekorBundle | LogProof {
+  const annotation = layer.annotations[COSIGN_REKOR_BUNDLE_ANNOTATION];
+  if (!annotation) {
+    return logProblem(
+      check,
+      `missing transparency-log proof: the ${what} has no Rekor bundle, and imagegate checks the log offline only (rekor.ignoreTlog: true accepts ${what}s without one)`,
+    );
   }
-  const chain = checkCertificateChain(leaf, untrusted, signer);
-  if ('stage' in chain) return chain;
-  const identity = checkIdentity(leaf, check);
-  if (identity) return identity;
-  return { key: certificateKey(leaf), certificate: leaf, paths: chain.paths };
+  const bundle = parseRekorBundle(annotation);
+  return typeof bundle === 'string' ? logProblem(check, `invalid transparency-log proof: ${bundle}`) : bundle;
 }
 
 /**
  * The Rekor bundle annotation, verified offline. Required: a missing or invalid proof fails.
  * Not required: a valid proof still dates the signature; an invalid one is not used.
  */
-function checkLog(
-  layer: SignatureLayer,
-  signature: string,
-  signer: LayerSigner,
-  check: AttestorCheck,
-): { readonly time: SigningTime | undefined } | StageFailure {
-  const annotation = layer.annotations[COSIGN_REKOR_BUNDLE_ANNOTATION];
-  const fail = (reason: string) => (check.tlog.required ? { stage: Stage.Log, reason } : { time: undefined });
-  if (!annotation) {
-    return fail(
-      'missing transparency-log proof: the signature has no Rekor bundle, and imagegate checks the log offline only (rekor.ignoreTlog: true accepts signatures without one)',
-    );
-  }
-  const bundle = parseRekorBundle(annotation);
-  if (typeof bundle === 'string') return fail(`invalid transparency-log proof: ${bundle}`);
+function checkLog(layer: SignatureLayer, signature: string, signer: Signer, check: AttestorCheck): LogProof {
+  const bundle = layerRekorBundle(layer, check, 'signature');
+  if (!('body' in bundle)) return bundle;
   const verified = verifyRekorBundle(bundle, check.tlog.logs);
-  if (!verified.ok) return fail(verified.reason);
+  if (!verified.ok) return logProblem(check, verified.reason);
   const mismatch = rekorEntryMismatch(verified.entry, {
     signature,
     payload: layer.payload,
     key: signer.key,
     certificate: signer.certificate,
   });
-  if (mismatch) return fail(mismatch);
+  if (mismatch) return logProblem(check, mismatch);
   return {
     time: { time: verified.integratedTime, source: `Rekor integrated time, ${verified.log.baseURL}` },
   };
 }
 
-/** The RFC 3161 timestamp annotation: required with `ctlog.tsaCertChain`, else used when it verifies. */
-function checkTimestamp(
+/**
+ * The RFC 3161 timestamp annotation of a layer, over `imprint` (the signature bytes for `.sig`,
+ * the envelope bytes for `.att`): required with `ctlog.tsaCertChain`, else used when it verifies.
+ */
+export function checkLayerTimestamp(
   layer: SignatureLayer,
-  signature: string,
+  imprint: Uint8Array,
   check: AttestorCheck,
 ): SigningTime | StageFailure | undefined {
   const annotation = layer.annotations[COSIGN_RFC3161_ANNOTATION];
@@ -194,7 +185,7 @@ function checkTimestamp(
       ? { stage: Stage.Timestamp, reason: `invalid RFC 3161 timestamp: ${timestamp}` }
       : undefined;
   }
-  const result = verifyTimestamp(timestamp, Buffer.from(signature, 'base64'), authorities);
+  const result = verifyTimestamp(timestamp, Buffer.from(imprint), authorities);
   if (!result.ok) return required ? { stage: Stage.Timestamp, reason: result.reason } : undefined;
   return { time: result.time, source: `RFC 3161 timestamp, ${result.authority}` };
 }
