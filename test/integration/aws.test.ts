@@ -4,7 +4,6 @@
  * and an htpasswd-protected registry, and a "trap" registry that records what it is sent.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { readConfig } from '../../lib/config';
@@ -37,6 +36,7 @@ import {
   startKyvernoScenario,
   type KyvernoScenario,
 } from '../support/scenario';
+import { listenOnLoopback } from '../support/ports';
 
 const PREFIX = 'imagegate';
 const TOKENS_SECRET = 'imagegate/cluster-tokens';
@@ -99,8 +99,7 @@ beforeAll(async () => {
     if (request.headers.authorization) authorizations.push(request.headers.authorization);
     response.writeHead(401, { 'www-authenticate': 'Basic realm="trap"' }).end();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  trap = { host: `127.0.0.1:${(server.address() as AddressInfo).port}`, authorizations, requests: 0, server };
+  trap = { host: await listenOnLoopback(server), authorizations, requests: 0, server };
 
   const auth = REGISTRY_USER;
   const [signed] = await Promise.all([

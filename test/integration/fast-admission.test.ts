@@ -4,7 +4,7 @@
  * a counting proxy, so registry requests and verifications are counted exactly.
  */
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { readConfig } from '../../lib/config';
 import { handleAdmissionEvent } from '../../lib/lambda/http';
 import { createRuntime, type Runtime } from '../../lib/runtime';
@@ -20,6 +20,7 @@ import {
   startKyvernoScenario,
   type KyvernoScenario,
 } from '../support/scenario';
+import { listenOnLoopback } from '../support/ports';
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -137,8 +138,7 @@ describe('a verdict is cached by digest, never by tag', () => {
       );
       request.pipe(upstream);
     });
-    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve));
-    const host = `127.0.0.1:${(flaky.address() as AddressInfo).port}`;
+    const host = await listenOnLoopback(flaky);
     try {
       const policy = samplePolicy('current', `${host}/*`, scenario.policyKey.publicKeyPem);
       const runtime = createRuntime(
@@ -167,8 +167,7 @@ describe('the deadline', () => {
     const sockets = new Set<Socket>();
     const hanging = http.createServer(() => undefined);
     hanging.on('connection', (socket) => sockets.add(socket));
-    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
-    const host = `127.0.0.1:${(hanging.address() as AddressInfo).port}`;
+    const host = await listenOnLoopback(hanging);
     try {
       const policy = samplePolicy('current', `${host}/*`, scenario.policyKey.publicKeyPem);
       const runtime = createRuntime(

@@ -3,7 +3,6 @@
  * all), against a real registry, with the returned patch applied by `kubectl patch --local`.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Context } from 'aws-lambda';
 import { httpEvent, loadHandler, type Handler } from '../support/handler';
 import { applyJsonPatch } from '../support/kubectl';
@@ -18,6 +17,7 @@ import {
   type KyvernoScenario,
   type PolicySyntax,
 } from '../support/scenario';
+import { listenOnLoopback } from '../support/ports';
 
 let scenario: KyvernoScenario;
 
@@ -224,11 +224,9 @@ describe('registry failures are "could not verify", not "invalid signature"', ()
     failing = http.createServer((_request, response) => {
       response.writeHead(503, { 'content-type': 'text/plain' }).end('maintenance');
     });
-    await new Promise<void>((resolve) => failing.listen(0, '127.0.0.1', resolve));
-    failingHost = `127.0.0.1:${(failing.address() as AddressInfo).port}`;
+    failingHost = await listenOnLoopback(failing);
     const closed = http.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    closedHost = `127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    closedHost = await listenOnLoopback(closed);
     await new Promise((resolve) => closed.close(resolve));
   });
 

@@ -10,14 +10,13 @@
 import { existsSync } from 'node:fs';
 import { readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { awsEnvironment, startFakeAwsJsonEndpoint, type FakeAwsJsonEndpoint } from '../support/aws';
 import { signImage } from '../support/cosign-signer';
 import { httpEvent, loadHandler, type Handler } from '../support/handler';
 import { pushImage } from '../support/images';
-import { freePort } from '../support/ports';
+import { freePort, listenOnLoopback } from '../support/ports';
 import { makeTempDir, removeDir, run } from '../support/processes';
 import { startRegistry, type TestRegistry } from '../support/registry';
 import { podReview, samplePolicy, startKyvernoScenario, type KyvernoScenario } from '../support/scenario';
@@ -147,8 +146,7 @@ beforeAll(async () => {
     startFakeAwsJsonEndpoint(),
   ]);
   failing = http.createServer((_request, response) => response.writeHead(503).end());
-  await new Promise<void>((done) => failing.listen(0, '127.0.0.1', done));
-  hosts.failing = `127.0.0.1:${(failing.address() as AddressInfo).port}`;
+  hosts.failing = await listenOnLoopback(failing);
   hosts.down = `127.0.0.1:${await freePort()}`;
   hosts.ignored = `127.0.0.1:${await freePort()}`;
 

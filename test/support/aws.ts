@@ -5,10 +5,10 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
+import { listenOnLoopback } from './ports';
 
 export interface FakeAwsJsonEndpoint {
   /** http://127.0.0.1:PORT */
@@ -79,10 +79,9 @@ export async function startFakeAwsJsonEndpoint(): Promise<FakeAwsJsonEndpoint> {
       return reply(400, { __type: 'UnknownOperationException', message: target });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const host = await listenOnLoopback(server);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}`,
     secrets,
     calls: (operation) => counts.get(operation) ?? 0,
     get failing() {

@@ -5,7 +5,8 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { listenOnLoopback } from './ports';
 
 export type Fault =
   /** Wait, then forward. */
@@ -260,20 +261,12 @@ export async function startFaultProxy(
   });
   // A TLS handshake refused by the client is the test's business, not an unhandled error.
   server.on('tlsClientError', () => undefined);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = `127.0.0.1:${port}`;
+  const host = await listenOnLoopback(server);
   let stopped: Promise<void> | undefined;
 
   return {
     host,
-    port,
+    port: Number(host.split(':')[1]),
     url: `${options.tls ? 'https' : 'http'}://${host}`,
     add(rule) {
       rules.push({ rule, left: rule.times ?? Infinity });

@@ -1,3 +1,4 @@
+import type { Server } from 'node:net';
 import net from 'node:net';
 
 /**
@@ -19,4 +20,19 @@ export function freePort(): Promise<number> {
       server.close((err) => (err ? reject(err) : resolve(address.port)));
     });
   });
+}
+
+/** Starts `server` on 127.0.0.1 at a port the kernel picks; resolves to `127.0.0.1:PORT`. */
+export async function listenOnLoopback(server: Server): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string')
+    throw new Error(`unexpected server address ${String(address)}`);
+  return `127.0.0.1:${address.port}`;
 }

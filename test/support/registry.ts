@@ -5,9 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { makeTempDir, removeDir, runChecked, spawnManaged, tail } from './processes';
+import { listenOnLoopback } from './ports';
 
 export interface TestRegistry {
   /** "127.0.0.1:PORT" */
@@ -241,15 +241,7 @@ export async function startCountingProxy(
     req.pipe(upstream);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = `127.0.0.1:${port}`;
+  const host = await listenOnLoopback(server);
   let stopped: Promise<void> | undefined;
 
   return {
