@@ -172,15 +172,18 @@ function once<T>(load: () => Promise<T>): () => Promise<T> {
   };
 }
 
-/** Registry-credential secrets named by policies join the configured ones. */
+/** Registry-credential secrets named by policies join the configured ones (once per policy set). */
 function withCredentialSecrets(
   provider: PolicyProvider,
   store: SecretCredentialStore | undefined,
 ): PolicyProvider {
   if (!store) return provider;
+  const seen = new WeakSet<PolicySet>();
   return {
     current: async (cluster?: string): Promise<PolicySet> => {
       const set = await provider.current(cluster);
+      if (seen.has(set)) return set;
+      seen.add(set);
       for (const policy of set.policies) {
         for (const rule of policy.rules) {
           for (const entry of rule.verifyImages) store.addSecrets(entry.credentialSecrets);
