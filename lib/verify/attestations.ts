@@ -254,6 +254,40 @@ function notFound(type: string, found: ReadonlySet<string>, format: string): Sta
   };
 }
 
+/** One candidate attestation: its statement (read before any check, to select by type) and how to verify it. */
+interface Candidate {
+  readonly statement: { readonly predicateType: string | undefined; readonly predicate: unknown } | undefined;
+  readonly evidence: string;
+  readonly verify: () => StageFailure | undefined;
+}
+
+/**
+ * Keeps the candidates whose statement has the predicate type and verifies each; the verified
+ * statements, or the failure that got furthest, or "not found" naming the types that were there.
+ */
+function verifiedStatements(
+  candidates: readonly Candidate[],
+  type: string,
+  where: string,
+): StatementsVerdict {
+  const found = new Set<string>();
+  const statements: VerifiedStatement[] = [];
+  let furthest: StageFailure | undefined;
+  for (const { statement, evidence, verify } of candidates) {
+    if (!statement?.predicateType) continue;
+    found.add(statement.predicateType);
+    if (statement.predicateType !== type) continue;
+    const failure = verify();
+    if (!failure) {
+      statements.push({ predicateType: type, predicate: predicateOf(type, statement.predicate), evidence });
+    } else if (!furthest || failure.stage > furthest.stage) {
+      furthest = failure;
+    }
+  }
+  if (statements.length > 0) return { statements };
+  return furthest ?? notFound(type, found, where);
+}
+
 /** Selects, then verifies, the Sigstore bundles whose DSSE statement has the predicate type. */
 function verifyBundleStatements(
   artifacts: readonly SigstoreBundleArtifact[],
@@ -261,41 +295,31 @@ function verifyBundleStatements(
   imageDigest: string,
   check: AttestorCheck,
 ): StatementsVerdict {
-  const found = new Set<string>();
-  const statements: VerifiedStatement[] = [];
-  let furthest: StageFailure | undefined;
-  for (const artifact of artifacts) {
+  const candidates = artifacts.flatMap((artifact): Candidate[] => {
     let json: unknown;
     try {
       json = JSON.parse(Buffer.from(artifact.bytes).toString('utf8'));
     } catch {
-      continue;
+      return [];
     }
     const envelope = (json as { dsseEnvelope?: { payload?: unknown; payloadType?: unknown } } | null)
       ?.dsseEnvelope;
-    if (typeof envelope?.payload !== 'string' || envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) continue;
-    const statement = readStatement(Buffer.from(envelope.payload, 'base64'));
-    if (!statement?.predicateType) continue;
-    found.add(statement.predicateType);
-    if (statement.predicateType !== type) continue;
-    let failure: StageFailure | undefined;
-    try {
-      failure = verifySigstoreBundle(json, { kind: 'image', digest: imageDigest }, check);
-    } catch (error) {
-      failure = { stage: Stage.Material, reason: `unreadable Sigstore bundle: ${describeError(error)}` };
-    }
-    if (!failure) {
-      statements.push({
-        predicateType: type,
-        predicate: predicateOf(type, statement.predicate),
+    if (typeof envelope?.payload !== 'string' || envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) return [];
+    return [
+      {
+        statement: readStatement(Buffer.from(envelope.payload, 'base64')),
         evidence: `Sigstore bundle ${artifact.manifestDigest}`,
-      });
-    } else if (!furthest || failure.stage > furthest.stage) {
-      furthest = failure;
-    }
-  }
-  if (statements.length > 0) return { statements };
-  return furthest ?? notFound(type, found, 'Sigstore bundles');
+        verify: () => {
+          try {
+            return verifySigstoreBundle(json, { kind: 'image', digest: imageDigest }, check);
+          } catch (error) {
+            return { stage: Stage.Material, reason: `unreadable Sigstore bundle: ${describeError(error)}` };
+          }
+        },
+      },
+    ];
+  });
+  return verifiedStatements(candidates, type, 'Sigstore bundles');
 }
 
 /**
@@ -306,36 +330,27 @@ function verifyBundleStatements(
  * envelope bytes) and RFC 3161 timestamp verify as the attestor requires; and the statement's
  * subject names the image digest, with the attestor's annotations.
  */
-export function verifyAttestationLayers(
+function verifyAttestationLayers(
   layers: readonly SignatureLayer[],
   type: string,
   imageDigest: string,
   check: AttestorCheck,
 ): StatementsVerdict {
-  const found = new Set<string>();
-  const statements: VerifiedStatement[] = [];
-  let furthest: StageFailure | undefined;
-  for (const layer of layers) {
+  const candidates = layers.flatMap((layer): Candidate[] => {
     const envelope = parseDsseEnvelope(layer.payload);
-    if (!envelope || envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) continue;
-    const statement = readStatement(envelope.payload);
-    if (!statement?.predicateType) continue;
-    found.add(statement.predicateType);
-    if (statement.predicateType !== type) continue;
-    const failure = checkAttestationLayer(layer, envelope, imageDigest, check);
-    if (!failure) {
-      statements.push({
-        predicateType: type,
-        predicate: predicateOf(type, statement.predicate),
+    if (!envelope || envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) return [];
+    return [
+      {
+        statement: readStatement(envelope.payload),
         evidence: `attestation layer ${layer.digest}`,
-      });
-    } else if (!furthest || failure.stage > furthest.stage) {
-      furthest = failure;
-    }
-  }
-  if (statements.length > 0) return { statements };
-  return (
-    furthest ?? notFound(type, found, layers.length === 0 ? 'the image has no .att attestations' : '.att')
+        verify: () => checkAttestationLayer(layer, envelope, imageDigest, check),
+      },
+    ];
+  });
+  return verifiedStatements(
+    candidates,
+    type,
+    layers.length === 0 ? 'the image has no .att attestations' : '.att',
   );
 }
 
