@@ -5,7 +5,7 @@ import type { SignatureLayer } from '../oci/cosign';
 import type { SigstoreBundleArtifact } from '../oci/referrers';
 import { evaluateSafely } from '../policy/preconditions';
 import type { Attestation, AttestorSet, LeafAttestor } from '../policy/types';
-import type { AttestorOutcome, FetchedBundles, FetchedSignatures } from './attestors';
+import { setVerdict, type AttestorOutcome, type FetchedBundles, type FetchedSignatures } from './attestors';
 import { verifySigstoreBundle } from './bundle';
 import { keyFingerprint, type SigningTime } from './certificates';
 import {
@@ -164,10 +164,10 @@ function evaluateSet(
     if (outcome.status === 'pass') passed++;
     else (outcome.status === 'error' ? errors : failures).push(outcome.reason);
   }
-  if (passed >= required) return { status: 'pass', statements };
-  const status = passed + errors.length >= required ? 'error' : 'fail';
-  const reasons = status === 'error' || failures.length === 0 ? errors : failures;
-  return { status, reason: [...new Set(reasons)].join('; '), verified: passed, required, statements };
+  const verdict = setVerdict(required, passed, failures, errors);
+  return verdict.status === 'pass'
+    ? { status: 'pass', statements }
+    : { ...verdict, verified: passed, required, statements };
 }
 
 type EntryOutcome =

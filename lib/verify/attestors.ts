@@ -78,6 +78,20 @@ function evaluateSet(
     if (outcome.status === 'pass') passed++;
     else (outcome.status === 'error' ? errors : failures).push(outcome.reason);
   }
+  return setVerdict(required, passed, failures, errors);
+}
+
+/**
+ * An attestor set's verdict from its entries': it passes with `required` passing entries; when the
+ * entries that could not be checked would decide it, it is an error ("could not check"), else a
+ * failure.
+ */
+export function setVerdict(
+  required: number,
+  passed: number,
+  failures: readonly string[],
+  errors: readonly string[],
+): AttestorOutcome {
   if (passed >= required) return { status: 'pass' };
   if (passed + errors.length >= required) return { status: 'error', reason: distinct(errors) };
   return { status: 'fail', reason: distinct(failures.length > 0 ? failures : errors) };
