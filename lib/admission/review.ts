@@ -12,10 +12,10 @@ import {
   preconditionsHold,
   requestVariable,
 } from '../policy/preconditions';
-import type { ImageVerification, LeafAttestor } from '../policy/types';
+import type { AttestorSet, ImageVerification, LeafAttestor } from '../policy/types';
 import { matchesAny } from '../policy/wildcard';
 import { decide, type ImageCheckResult } from '../decision/decide';
-import { evaluateAttestations, type AttestationEvidence } from '../verify/attestations';
+import { evaluateAttestations } from '../verify/attestations';
 import {
   evaluateAttestorSets,
   leafAttestors,
@@ -217,21 +217,20 @@ async function checkImage(
   const verify = async (): Promise<Verdict> => {
     // Legacy `.sig` signatures and Sigstore bundles of every location, and the `.att` attestations
     // (only when the entry has attestations), all at once (ADR 6 decides which count).
-    const attestationEvidence = fetchAttestationEvidence(check, digest, fetcher);
-    const evidence = new Map(
-      await Promise.all(
-        signatureLocations(check).map(async (location) => {
-          const [legacy, bundles] = await Promise.all([
-            fetcher.cosignSignatures(location, digest),
-            fetcher.sigstoreBundles(location, digest),
-          ]);
-          const found: AttestorEvidence = {
-            legacy: legacy.ok ? { ok: true, layers: legacy.value } : unfetched(legacy.error),
-            bundles: bundles.ok ? { ok: true, bundles: bundles.value } : unfetched(bundles.error),
-          };
-          return [locationKey(location), found] as const;
-        }),
-      ),
+    const attestationEvidence =
+      check.entry.attestations.length > 0
+        ? gatherEvidence(
+            check.entry.attestations.flatMap((attestation) =>
+              attestorLocations(check, attestation.attestorSets),
+            ),
+            (location) => fetcher.cosignAttestations(location, digest),
+            (location) => fetcher.sigstoreBundles(location, digest),
+          )
+        : undefined;
+    const evidence = await gatherEvidence(
+      attestorLocations(check, check.entry.attestorSets),
+      (location) => fetcher.cosignSignatures(location, digest),
+      (location) => fetcher.sigstoreBundles(location, digest),
     );
     const context = {
       trust: options.trust ?? publicGoodTrustRoots(),
@@ -241,23 +240,15 @@ async function checkImage(
     const signatures = evaluateAttestorSets(
       check.entry.attestorSets,
       digest,
-      (attestor) =>
-        evidence.get(locationKey(locationFor(check, attestor))) ?? {
-          legacy: unfetched(undefined),
-          bundles: unfetched(undefined),
-        },
+      (attestor) => evidence(locationFor(check, attestor)),
       context,
     );
-    if (signatures.status === 'fail' || check.entry.attestations.length === 0) return signatures;
+    if (signatures.status === 'fail' || !attestationEvidence) return signatures;
     const attestationsFound = await attestationEvidence;
     const attestations = evaluateAttestations(
       check.entry.attestations,
       digest,
-      (attestor) =>
-        attestationsFound.get(locationKey(locationFor(check, attestor))) ?? {
-          legacy: unfetched(undefined),
-          bundles: unfetched(undefined),
-        },
+      (attestor) => attestationsFound(locationFor(check, attestor)),
       { ...context, variables: { ...check.variables(), image: imageInfoVariable(ref, digest) } },
     );
     return combine(signatures, attestations);
@@ -302,36 +293,29 @@ function combine(signatures: AttestorOutcome, attestations: AttestorOutcome): Ve
 }
 
 /**
- * The `.att` attestations and Sigstore bundles at each location of the entry's attestation
- * attestors, fetched (through the review's shared fetches) only when the entry has attestations.
+ * Legacy layers (`.sig` or `.att`) and Sigstore bundles at every location, all fetched at once
+ * through the review's shared fetches; looked up by location afterwards.
  */
-async function fetchAttestationEvidence(
-  check: PlannedCheck,
-  digest: string,
-  fetcher: ReviewFetcher,
-): Promise<Map<string, AttestationEvidence>> {
-  const locations = new Map<string, SignatureLocation>();
-  for (const attestation of check.entry.attestations) {
-    for (const attestor of leafAttestors(attestation.attestorSets)) {
-      const location = locationFor(check, attestor);
-      locations.set(locationKey(location), location);
-    }
-  }
-  return new Map(
+async function gatherEvidence(
+  locations: readonly SignatureLocation[],
+  legacyAt: (location: SignatureLocation) => Promise<Settled<SignatureLayer[]>>,
+  bundlesAt: (location: SignatureLocation) => Promise<Settled<SigstoreBundleArtifact[]>>,
+): Promise<(location: SignatureLocation) => AttestorEvidence> {
+  const unique = new Map(locations.map((location) => [locationKey(location), location]));
+  const found = new Map(
     await Promise.all(
-      [...locations.entries()].map(async ([key, location]) => {
-        const [legacy, bundles] = await Promise.all([
-          fetcher.cosignAttestations(location, digest),
-          fetcher.sigstoreBundles(location, digest),
-        ]);
-        const found: AttestationEvidence = {
+      [...unique].map(async ([key, location]) => {
+        const [legacy, bundles] = await Promise.all([legacyAt(location), bundlesAt(location)]);
+        const evidence: AttestorEvidence = {
           legacy: legacy.ok ? { ok: true, layers: legacy.value } : unfetched(legacy.error),
           bundles: bundles.ok ? { ok: true, bundles: bundles.value } : unfetched(bundles.error),
         };
-        return [key, found] as const;
+        return [key, evidence] as const;
       }),
     ),
   );
+  const missing: AttestorEvidence = { legacy: unfetched(undefined), bundles: unfetched(undefined) };
+  return (location) => found.get(locationKey(location)) ?? missing;
 }
 
 const CONDITION_VARIABLE = /\{\{(.+?)\}\}/gs;
@@ -416,14 +400,9 @@ function planChecks(
   return { checks, matchedSites };
 }
 
-/** Where the signatures for each attestor of an entry live: entry, then rule `repository`, else the image's. */
-function signatureLocations(check: PlannedCheck): SignatureLocation[] {
-  const unique = new Map<string, SignatureLocation>();
-  for (const attestor of leafAttestors(check.entry.attestorSets)) {
-    const location = locationFor(check, attestor);
-    unique.set(`${location.registry}/${location.repository}`, location);
-  }
-  return [...unique.values()];
+/** Where the signatures of each attestor of `sets` live: entry, then rule `repository`, else the image's. */
+function attestorLocations(check: PlannedCheck, sets: readonly AttestorSet[]): SignatureLocation[] {
+  return leafAttestors(sets).map((attestor) => locationFor(check, attestor));
 }
 
 function locationFor(check: PlannedCheck, attestor: LeafAttestor): SignatureLocation {
