@@ -14,5 +14,6 @@ module.exports = {
   moduleNameMapper: {
     '^@middy/([a-z-]+)$': '<rootDir>/node_modules/@middy/$1/index.js',
   },
+  setupFiles: ['<rootDir>/test/support/quiet-console.ts'],
   testTimeout: 30000,
 };
