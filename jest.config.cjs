@@ -1,5 +1,5 @@
 /** Jest runs TypeScript through swc as CommonJS; ESM-only dependencies are transformed too. */
-const esmOnly = ['@middy'];
+const esmOnly = ['@middy', 'pkijs', 'asn1js', 'bytestreamjs', '@noble/hashes', '@peculiar/utils'];
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],

@@ -3,16 +3,20 @@
  * measured in one run on this machine against a real registry (Debian docker-registry) on
  * loopback. Prints a table and writes bench/results.json. See README "Performance".
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { build } from 'esbuild';
 import { readConfig } from '../lib/config';
+import { BODY_BYTES_IN_FLIGHT, IMAGE_BYTE_BUDGET, REVIEW_BYTE_BUDGET } from '../lib/oci/byte-budget';
+import { MAX_ATTESTATION_BYTES, MAX_PAYLOAD_BYTES, MAX_SIGNATURE_LAYERS } from '../lib/oci/cosign';
+import { MAX_BUNDLE_BYTES, MAX_REFERRERS } from '../lib/oci/referrers';
 import { createRuntime } from '../lib/runtime';
 import { answerAdmissionReview } from '../lib/webhook';
-import { signImage } from '../test/support/cosign-signer';
+import { generateKeyPair, signImage } from '../test/support/cosign-signer';
+import { startHostileRegistry } from '../test/support/hostile-registry';
 import { pushImage } from '../test/support/images';
 import { startCountingProxy } from '../test/support/registry';
 import { deploymentReview, podReview, samplePolicy, startKyvernoScenario } from '../test/support/scenario';
@@ -28,6 +32,15 @@ const INJECTED_RTT_MS = 50;
 /** tag -> digest, then the `.sig` manifest (needs the digest), then its payload blob (needs the manifest). */
 const ROUND_TRIPS_FLOOR = 3;
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+/** The images of the hostile Pod, and how many such Pods are reviewed at once in the second run. */
+const HOSTILE_IMAGES = 20;
+const HOSTILE_CONCURRENT_PODS = 4;
+/**
+ * The peak RSS this process stays under for any one review, whatever the registries send
+ * (docs/security.md "Bounds on memory, CPU and caches"); the Lambda has 1024 MB.
+ */
+const PROCESS_CEILING_MIB = 512;
+const HOSTILE_CHILD = 'hostile-pod-child';
 
 function percentile(samples: number[], p: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -201,6 +214,8 @@ async function main(): Promise<void> {
       inits.push(Number(run.stdout));
     }
 
+    const hostile = await measureHostilePods((files) => scenario.folderWith(files));
+
     const results = {
       machine: `${os.cpus()[0]?.model ?? 'unknown'} x${os.cpus().length}, ${round(os.totalmem() / 2 ** 30, 1)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`,
       measured_at: new Date().toISOString(),
@@ -229,6 +244,7 @@ async function main(): Promise<void> {
         verifications: flightRuntime.cache?.stats.verifications ?? NaN,
       },
       cold_start: { bundle_bytes: bundleBytes, init_ms_median: round(median(inits), 1), runs: inits.length },
+      hostile_pod: hostile,
       memory: {
         rss_mb_after_1k: round(after1k.rss, 1),
         rss_mb_after_20k: round(after20k.rss, 1),
@@ -263,6 +279,16 @@ async function main(): Promise<void> {
         'init ≤ 150 ms',
       ],
       [
+        `hostile Pod, ${HOSTILE_IMAGES} images, peak RSS`,
+        `${hostile.one_pod.peak_rss_mib} MiB (${hostile.one_pod.baseline_rss_mib} before), ${hostile.one_pod.could_not_check}/${HOSTILE_IMAGES} could not check`,
+        `≤ ${PROCESS_CEILING_MIB} MiB`,
+      ],
+      [
+        `${HOSTILE_CONCURRENT_PODS} hostile Pods at once, peak RSS`,
+        `${hostile.concurrent_pods.peak_rss_mib} MiB, at most ${hostile.registry.most_body_mib_in_flight} MiB of bodies in flight`,
+        `≤ ${PROCESS_CEILING_MIB} MiB; bodies ≤ ${BODY_BYTES_IN_FLIGHT / 2 ** 20} MiB`,
+      ],
+      [
         'RSS (heap) after 1k / 20k warm reviews',
         `${results.memory.rss_mb_after_1k} (${results.memory.heap_mb_after_1k}) / ${results.memory.rss_mb_after_20k} (${results.memory.heap_mb_after_20k}) MiB`,
         'bounded',
@@ -279,7 +305,179 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
+/**
+ * The worst Pod we can build: {@link HOSTILE_IMAGES} images on a hostile registry (127.0.0.1),
+ * each with the most Sigstore bundles of the largest size, the most `.sig` layers of the largest
+ * payload and the most `.att` layers of the largest attestation, under a policy that reads all
+ * three. Each run is a fresh Node process (its peak RSS is the review's, not the bench's): one Pod,
+ * then {@link HOSTILE_CONCURRENT_PODS} such Pods at once.
+ */
+async function measureHostilePods(folderWith: (files: Record<string, string>) => Promise<string>) {
+  const registry = await startHostileRegistry({
+    bundles: MAX_REFERRERS,
+    bundleBytes: MAX_BUNDLE_BYTES,
+    signatureLayers: MAX_SIGNATURE_LAYERS,
+    signatureBytes: MAX_PAYLOAD_BYTES,
+    attestationLayers: MAX_SIGNATURE_LAYERS,
+    attestationBytes: MAX_ATTESTATION_BYTES,
+  });
+  try {
+    const key = generateKeyPair('ecdsa-p256').publicKeyPem;
+    const folder = await folderWith({ 'hostile.yaml': hostilePolicy(`${registry.host}/*`, key) });
+    const run = async (pods: number) => {
+      registry.resetCounts();
+      const figures = await runChild([HOSTILE_CHILD, registry.host, folder, String(pods)]);
+      return { ...figures, bodies: registry.bodies() };
+    };
+    const one = await run(1);
+    const concurrent = await run(HOSTILE_CONCURRENT_PODS);
+    const worstCase =
+      MAX_REFERRERS * MAX_BUNDLE_BYTES + MAX_SIGNATURE_LAYERS * (MAX_PAYLOAD_BYTES + MAX_ATTESTATION_BYTES);
+    return {
+      images: HOSTILE_IMAGES,
+      per_image: {
+        bundles: `${MAX_REFERRERS} x ${MAX_BUNDLE_BYTES / 2 ** 20} MiB`,
+        signature_layers: `${MAX_SIGNATURE_LAYERS} x ${MAX_PAYLOAD_BYTES / 2 ** 20} MiB`,
+        attestation_layers: `${MAX_SIGNATURE_LAYERS} x ${MAX_ATTESTATION_BYTES / 2 ** 20} MiB`,
+        offered_mib: round(worstCase / 2 ** 20, 0),
+      },
+      bounds: {
+        review_budget_mib: REVIEW_BYTE_BUDGET / 2 ** 20,
+        image_budget_mib: IMAGE_BYTE_BUDGET / 2 ** 20,
+        bodies_in_flight_mib: BODY_BYTES_IN_FLIGHT / 2 ** 20,
+        process_ceiling_mib: PROCESS_CEILING_MIB,
+      },
+      one_pod: {
+        peak_rss_mib: one.peakRssMib,
+        baseline_rss_mib: one.baselineRssMib,
+        could_not_check: one.couldNotCheck,
+        ms: one.ms,
+        blob_requests: one.bodies.requests,
+      },
+      concurrent_pods: {
+        pods: HOSTILE_CONCURRENT_PODS,
+        peak_rss_mib: concurrent.peakRssMib,
+        could_not_check: concurrent.couldNotCheck,
+        ms: concurrent.ms,
+        blob_requests: concurrent.bodies.requests,
+      },
+      registry: {
+        most_bodies_in_flight: Math.max(one.bodies.most, concurrent.bodies.most),
+        most_body_mib_in_flight: round(
+          Math.max(one.bodies.mostBytes, concurrent.bodies.mostBytes) / 2 ** 20,
+          1,
+        ),
+      },
+    };
+  } finally {
+    await registry.stop();
+  }
+}
+
+interface ChildFigures {
+  readonly peakRssMib: number;
+  readonly baselineRssMib: number;
+  readonly couldNotCheck: number;
+  readonly ms: number;
+}
+
+/** Runs this bench file again as a child with `args`; resolves to the JSON it prints. */
+function runChild(args: string[]): Promise<ChildFigures> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--expose-gc', process.argv[1] ?? '', ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`hostile Pod child exited with ${code}: ${output}`));
+      resolve(JSON.parse(output) as ChildFigures);
+    });
+  });
+}
+
+/** The child: one runtime, `pods` hostile Pods reviewed at once; prints peak RSS and outcomes. */
+async function hostileChild(host: string, folder: string, pods: number): Promise<void> {
+  const runtime = createRuntime(
+    readConfig({ IMAGEGATE_POLICIES: folder, IMAGEGATE_INSECURE_REGISTRIES: host }),
+    quiet,
+  );
+  // Policies and trust roots loaded, code paths warmed: the baseline before the hostile bytes.
+  await answerAdmissionReview(podReview('warm', []), runtime);
+  (globalThis as { gc?: () => void }).gc?.();
+  const baseline = process.memoryUsage().rss;
+  const started = performance.now();
+  const answers = await Promise.all(
+    Array.from({ length: pods }, (_, pod) =>
+      answerAdmissionReview(
+        podReview(
+          `hostile${pod}`,
+          Array.from({ length: HOSTILE_IMAGES }, (_, image) => `${host}/hostile/app${image}:latest`),
+        ),
+        runtime,
+      ),
+    ),
+  );
+  const ms = performance.now() - started;
+  const message = answers.map((answer) => answer.response.status?.message ?? '').join('\n');
+  await runtime.close();
+  const figures: ChildFigures = {
+    peakRssMib: round(process.resourceUsage().maxRSS / 1024, 1),
+    baselineRssMib: round(baseline / 2 ** 20, 1),
+    couldNotCheck: (message.match(/could not verify image /g) ?? []).length / pods,
+    ms: round(ms, 0),
+  };
+  process.stdout.write(JSON.stringify(figures));
+}
+
+/** Signatures and attestations, so that every kind of attachment is read. */
+function hostilePolicy(pattern: string, publicKeyPem: string): string {
+  const key = publicKeyPem
+    .trim()
+    .split('\n')
+    .map((line) => `${' '.repeat(22)}${line}`)
+    .join('\n');
+  return `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: hostile
+spec:
+  webhookConfiguration:
+    failurePolicy: Fail
+  rules:
+    - name: hostile
+      match:
+        any:
+          - resources:
+              kinds:
+                - Pod
+      verifyImages:
+        - imageReferences:
+            - "${pattern}"
+          failureAction: Enforce
+          attestors:
+            - entries:
+                - keys:
+                    publicKeys: |-
+${key}
+          attestations:
+            - name: provenance
+              type: https://slsa.dev/provenance/v1
+              attestors:
+                - entries:
+                    - keys:
+                        publicKeys: |-
+${key.replace(/^/gm, '    ')}
+`;
+}
+
+const entry =
+  process.argv[2] === HOSTILE_CHILD
+    ? hostileChild(process.argv[3] ?? '', process.argv[4] ?? '', Number(process.argv[5] ?? '1'))
+    : main();
+
+entry.then(
   // Exit once stdout has drained (a pipe is written asynchronously); keep-alive sockets would hold the process open.
   () => process.stdout.write('', () => process.exit(0)),
   (error: unknown) => {

@@ -1,4 +1,5 @@
 import { ImagegateError } from './errors';
+import { canonicalRegistry } from './oci/reference';
 
 /** Where policies come from: a local folder (or file), or an S3 prefix. */
 export type PolicySourceConfig =
@@ -38,7 +39,7 @@ export interface Config {
 export class ConfigError extends ImagegateError<'INVALID_CONFIG'> {}
 
 const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
-const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
+const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,6})?$/;
 const SECRET_SCHEME = 'secretsmanager://';
 
 /**
@@ -118,13 +119,14 @@ function splitList(value: string): string[] {
     .filter(Boolean);
 }
 
-/** Splits a comma-separated list of registry hosts, refusing anything that is not host[:port]. */
+/** Splits a comma-separated list of registry hosts into their canonical form, refusing anything that is not host[:port]. */
 export function parseRegistryList(value: string, name: string): string[] {
-  const hosts = splitList(value);
-  for (const host of hosts) {
-    if (!HOST_PORT.test(host)) {
+  return splitList(value).map((host) => {
+    // Compared with image references' registries, which are canonical (see canonicalRegistry).
+    const canonical = HOST_PORT.test(host) ? canonicalRegistry(host) : undefined;
+    if (!canonical) {
       throw new ConfigError('INVALID_CONFIG', `${name}: ${JSON.stringify(host)} is not host[:port]`);
     }
-  }
-  return hosts;
+    return canonical;
+  });
 }

@@ -1,4 +1,5 @@
 import { RegistryError } from './oci/errors';
+import { deadlineOf, rememberDeadline } from './oci/retry';
 
 /** Kubernetes' default webhook timeout, used when the API server sends no `?timeout=`. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -33,21 +34,31 @@ export function deadlineSignal(ms: number): { signal: AbortSignal; clear: () => 
   return { signal: controller.signal, clear: () => clearTimeout(timer) };
 }
 
+/** The error a review gets when it stops waiting for `registry` at its deadline. */
+export function registryTimeout(registry: string): RegistryError {
+  return new RegistryError('REGISTRY_TIMEOUT', registry, `registry ${registry} did not answer in time`);
+}
+
 /**
- * `promise`, or a timeout error naming `registry` as soon as `signal` aborts — for work shared
- * with other reviews, which may have later deadlines than this one.
+ * `promise`, or `timeout()` as soon as `signal` aborts (after `left()`): the waiter's side of
+ * shared work.
  */
-export function untilAborted<T>(
+function waitUntilAborted<T>(
   promise: Promise<T>,
   signal: AbortSignal | undefined,
-  registry: string,
+  timeout: () => Error,
+  left: () => void,
 ): Promise<T> {
   if (!signal) return promise;
-  const timeout = () =>
-    new RegistryError('REGISTRY_TIMEOUT', registry, `registry ${registry} did not answer in time`);
-  if (signal.aborted) return Promise.reject(timeout());
+  if (signal.aborted) {
+    left();
+    return Promise.reject(timeout());
+  }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(timeout());
+    const onAbort = () => {
+      left();
+      reject(timeout());
+    };
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
       (value) => {
@@ -60,4 +71,78 @@ export function untilAborted<T>(
       },
     );
   });
+}
+
+interface SharedRun<T> {
+  readonly promise: Promise<T>;
+  readonly controller: AbortController;
+  /** Callers still waiting for the result. */
+  waiting: number;
+  /** The latest deadline (epoch ms) among the callers that joined; Infinity once one has none. */
+  deadline: number;
+}
+
+/**
+ * Work shared by concurrent callers of one key (a registry read, a verification), run under its
+ * own signal rather than the first caller's: the work goes on while any caller still waits, and
+ * is aborted when the last one has left. So its budget is the longest waiting deadline, which is
+ * never later than the Lambda's remaining time (every review's deadline is capped by it, see
+ * {@link reviewBudgetMs}); each caller leaves at its own deadline with `timeout()`. The work's
+ * signal carries that longest deadline for the retry layer ({@link rememberDeadline}). A key is
+ * forgotten as soon as its work settles or is abandoned, so a later caller starts afresh.
+ */
+export class SharedWork<T> {
+  private readonly running = new Map<string, SharedRun<T>>();
+
+  /**
+   * The result of the work for `key`: joins the run in flight, or starts `work` with a signal of
+   * its own. Rejects with `timeout()` when `signal` aborts first.
+   */
+  join(
+    key: string,
+    signal: AbortSignal | undefined,
+    work: (signal: AbortSignal) => Promise<T>,
+    timeout: () => Error,
+  ): Promise<T> {
+    if (signal?.aborted) return Promise.reject(timeout());
+    let run = this.running.get(key);
+    if (!run) run = this.start(key, work);
+    const joined = run;
+    joined.waiting++;
+    const deadline = signal ? (deadlineOf(signal) ?? Infinity) : Infinity;
+    if (deadline > joined.deadline) {
+      joined.deadline = deadline;
+      rememberDeadline(joined.controller.signal, deadline);
+    }
+    const leave = () => {
+      joined.waiting--;
+      if (joined.waiting > 0) return;
+      if (this.running.get(key) === joined) this.running.delete(key);
+      joined.controller.abort(new Error('every review waiting for this work has reached its deadline'));
+    };
+    return waitUntilAborted(joined.promise, signal, timeout, leave);
+  }
+
+  /** Keys with work in flight (for tests and metrics). */
+  get size(): number {
+    return this.running.size;
+  }
+
+  private start(key: string, work: (signal: AbortSignal) => Promise<T>): SharedRun<T> {
+    const controller = new AbortController();
+    let started: Promise<T>;
+    try {
+      started = work(controller.signal);
+    } catch (error) {
+      started = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    const promise = started.finally(() => {
+      if (this.running.get(key) === run) this.running.delete(key);
+    });
+    // Abandoned work rejects with nobody left to listen.
+    promise.catch(() => undefined);
+    const run: SharedRun<T> = { promise, controller, waiting: 0, deadline: -Infinity };
+    this.running.set(key, run);
+    return run;
+  }
 }

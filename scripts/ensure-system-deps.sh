@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Ensure the system tools used by the integration tests are installed:
-#   docker-registry (Debian's distribution 2.8 build), openssl, kubectl, htpasswd (apache2-utils).
+#   docker-registry (Debian's distribution 2.8 build), openssl, kubectl, htpasswd (apache2-utils),
+#   and cosign 3 (Debian unstable's package, unpacked into .cache/tools/ by ensure-cosign.sh).
 # Quiet and idempotent when everything is present. As root, installs what is missing with apt-get;
 # otherwise prints the exact install command and exits 1.
 set -euo pipefail
+
+here=$(dirname "${BASH_SOURCE[0]}")
+# cosign does not come from bookworm's apt sources, so it is fetched on its own (any user).
+ensure_cosign() { bash "$here/ensure-cosign.sh" >/dev/null; }
 
 missing_pkgs=()
 missing_cmds=()
@@ -25,6 +30,7 @@ need htpasswd apache2-utils
 need kubectl kubernetes-client
 
 if [[ ${#missing_cmds[@]} -eq 0 ]]; then
+  ensure_cosign
   exit 0
 fi
 
@@ -59,4 +65,5 @@ if [[ ${#still_missing[@]} -gt 0 ]]; then
   echo "ensure-system-deps: still missing after install: ${still_missing[*]}" >&2
   exit 1
 fi
+ensure_cosign
 echo "ensure-system-deps: ok" >&2

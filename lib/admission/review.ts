@@ -3,7 +3,13 @@ import { describeError } from '../errors';
 import type { SignatureLayer, SignatureLocation } from '../oci/cosign';
 import type { SigstoreBundleArtifact } from '../oci/referrers';
 import { ImageReferenceError, RegistryContentError } from '../oci/errors';
-import { formatReference, parseImageReference, type ImageReference } from '../oci/reference';
+import {
+  displayImageText,
+  formatReference,
+  parseImageReference,
+  type ImageReference,
+} from '../oci/reference';
+import { imageMatchesAny } from '../policy/image-patterns';
 import { selectRules, type RuleBinding } from '../policy/match';
 import type { PolicySet } from '../policy/policy-set';
 import {
@@ -13,7 +19,6 @@ import {
   requestVariable,
 } from '../policy/preconditions';
 import type { AttestorSet, ImageVerification, LeafAttestor } from '../policy/types';
-import { matchesAny } from '../policy/wildcard';
 import { decide, type ImageCheckResult } from '../decision/decide';
 import { evaluateAttestations } from '../verify/attestations';
 import {
@@ -26,22 +31,32 @@ import { publicGoodTrustRoots, type TrustRoots } from '../verify/trust-roots';
 import {
   policySetAnnotationPatch,
   policySetAnnotationRemoval,
-  recordedPolicySet,
+  policySetAnnotationValue,
+  recordedVerification,
+  verificationFingerprint,
+  verifiedImageKey,
+  type VerifiedImage,
 } from '../patch/annotations';
 import { VerificationCache } from '../cache/verification-cache';
-import { untilAborted } from '../deadline';
+import { registryTimeout } from '../deadline';
+import { ReviewByteBudget, type ByteBudget } from '../oci/byte-budget';
 import { extractImageSites, type ImageSite } from '../workload/images';
 import type { AdmissionDecision, AdmissionRequest } from './types';
 
-/** Port: the registry reads a review needs. Implementations may cache and share work. */
+/**
+ * Port: the registry reads a review needs. Implementations may cache and share work. `budget` is
+ * the review's (or, for signatures, the image's) byte budget: registry body bytes read for the call
+ * are charged to it, and a read over it fails with `ResourceLimitError` ("could not check").
+ */
 export interface ImageSource {
   /** The digest a tag points to now. */
-  resolveDigest(ref: ImageReference, signal?: AbortSignal): Promise<string>;
+  resolveDigest(ref: ImageReference, signal?: AbortSignal, budget?: ByteBudget): Promise<string>;
   /** The cosign `.sig` signatures stored for `digest` at `location`; empty when there are none. */
   cosignSignatures(
     location: SignatureLocation,
     digest: string,
     signal?: AbortSignal,
+    budget?: ByteBudget,
   ): Promise<SignatureLayer[]>;
   /**
    * The cosign `.att` attestations stored for `digest` at `location` (one layer per DSSE envelope);
@@ -51,12 +66,14 @@ export interface ImageSource {
     location: SignatureLocation,
     digest: string,
     signal?: AbortSignal,
+    budget?: ByteBudget,
   ): Promise<SignatureLayer[]>;
   /** The Sigstore bundles referring to `digest` at `location`; empty when there are none (or not implemented). */
   sigstoreBundles?(
     location: SignatureLocation,
     digest: string,
     signal?: AbortSignal,
+    budget?: ByteBudget,
   ): Promise<SigstoreBundleArtifact[]>;
 }
 
@@ -117,23 +134,43 @@ export async function reviewAdmissionInDetail(
   if (request.operation === 'DELETE' || request.operation === 'CONNECT') {
     return { decision: decide(request, []), results: [] };
   }
-  const { checks, matchedSites } = planChecks(request, selectRules(policySet, request), policySet.version);
+  const { checks, matchedSites, applicable } = planChecks(
+    request,
+    selectRules(policySet, request),
+    policySet.version,
+  );
   const fetcher = new ReviewFetcher(source, options.signal);
   const results = await Promise.all(
     checks.map((check) => checkImage(check, policySet.version, fetcher, options)),
   );
   const decision = decide(request, results);
   // Subresource updates (pods/ephemeralcontainers) cannot change metadata.
-  if (!decision.allowed || matchedSites === 0 || request.subResource) return { decision, results };
-  // Only an object whose every image passed may be skipped on a later UPDATE (see ADR 4).
-  const everyImagePassed = results.every((result) => result.status === 'pass');
+  if (!decision.allowed || request.subResource) return { decision, results };
+  // ADR 4: the annotation is always imagegate's own. It records every (entry, pointer, stored
+  // image) that passed, now or at the last write, when all did; otherwise — an image that did
+  // not pass, or no image any rule applies to — any annotation, even a hand-written one, goes.
+  const everyImagePassed = matchedSites > 0 && results.every((result) => result.status === 'pass');
+  const pinned = new Map(
+    decision.patch.flatMap((op): [string, string][] =>
+      op.op === 'replace' && typeof op.value === 'string' ? [[op.path, op.value]] : [],
+    ),
+  );
   const annotation = everyImagePassed
-    ? policySetAnnotationPatch(request.object, policySet.version)
+    ? policySetAnnotationPatch(
+        request.object,
+        policySetAnnotationValue(
+          policySet.version,
+          applicable.map((check) => verifiedImage(check, pinned.get(check.site.pointer) ?? check.site.image)),
+        ),
+      )
     : policySetAnnotationRemoval(request.object);
   return { decision: { ...decision, patch: [...decision.patch, ...annotation] }, results };
 }
 
-/** Each digest resolution and signature fetch of one review, started once and shared by its checks. */
+/**
+ * Each digest resolution and signature fetch of one review, started once and shared by its checks,
+ * under the review's signal and charged to its byte budget (signatures to the image's share).
+ */
 class ReviewFetcher {
   /** Every fetch of this review, by kind and key; each runs once and never rejects. */
   private readonly started = new Map<string, Promise<Settled<unknown>>>();
@@ -141,31 +178,46 @@ class ReviewFetcher {
   constructor(
     private readonly source: ImageSource,
     readonly signal: AbortSignal | undefined,
+    private readonly budget: ReviewByteBudget = new ReviewByteBudget(),
   ) {}
 
+  /**
+   * The same reads under another signal (a verification shared with other reviews, which may
+   * outlive this review's deadline), still charged to this review's budget.
+   */
+  under(signal: AbortSignal | undefined): ReviewFetcher {
+    return signal === this.signal ? this : new ReviewFetcher(this.source, signal, this.budget);
+  }
+
   digest(ref: ImageReference): Promise<Settled<string>> {
-    return this.once(`digest ${formatReference(ref)}`, () =>
-      ref.digest ? Promise.resolve(ref.digest) : this.source.resolveDigest(ref, this.signal),
+    // Canonical registry and repository: two spellings of one image are one read.
+    return this.once(`digest ${ref.registry}/${ref.repository}:${ref.tag ?? ''}@${ref.digest ?? ''}`, () =>
+      ref.digest
+        ? Promise.resolve(ref.digest)
+        : this.source.resolveDigest(ref, this.signal, this.budget.review),
     );
   }
 
   cosignSignatures(location: SignatureLocation, digest: string): Promise<Settled<SignatureLayer[]>> {
     return this.once(`sig ${locationKey(location)}@${digest}`, () =>
-      this.source.cosignSignatures(location, digest, this.signal),
+      this.source.cosignSignatures(location, digest, this.signal, this.budget.image(digest)),
     );
   }
 
   cosignAttestations(location: SignatureLocation, digest: string): Promise<Settled<SignatureLayer[]>> {
     return this.once(
       `att ${locationKey(location)}@${digest}`,
-      async () => (await this.source.cosignAttestations?.(location, digest, this.signal)) ?? [],
+      async () =>
+        (await this.source.cosignAttestations?.(location, digest, this.signal, this.budget.image(digest))) ??
+        [],
     );
   }
 
   sigstoreBundles(location: SignatureLocation, digest: string): Promise<Settled<SigstoreBundleArtifact[]>> {
     return this.once(
       `bundles ${locationKey(location)}@${digest}`,
-      async () => (await this.source.sigstoreBundles?.(location, digest, this.signal)) ?? [],
+      async () =>
+        (await this.source.sigstoreBundles?.(location, digest, this.signal, this.budget.image(digest))) ?? [],
     );
   }
 
@@ -207,14 +259,18 @@ async function checkImage(
     };
   }
   if (check.skipped) {
-    return { ...base, status: 'skip', message: `image ${check.image} skipped by skipImageReferences` };
+    // Kyverno's words (imageverifier.go); decide() prefixes `policy P.R: ` as Kyverno's warning does.
+    const { policy } = check.binding;
+    const message = `skipping image reference image ${check.image}, policy ${policy.name} ruleName ${check.binding.ruleName}`;
+    return { ...base, status: 'skip', message };
   }
   const ref = check.ref;
   const resolved = await fetcher.digest(ref);
   if (!resolved.ok) return failureResult(base, check.image, resolved.error);
   const digest = resolved.value;
 
-  const verify = async (): Promise<Verdict> => {
+  const verify = async (signal: AbortSignal | undefined): Promise<Verdict> => {
+    const reads = fetcher.under(signal);
     // Legacy `.sig` signatures and Sigstore bundles of every location, and the `.att` attestations
     // (only when the entry has attestations), all at once (ADR 6 decides which count).
     const attestationEvidence =
@@ -223,14 +279,14 @@ async function checkImage(
             check.entry.attestations.flatMap((attestation) =>
               attestorLocations(check, attestation.attestorSets),
             ),
-            (location) => fetcher.cosignAttestations(location, digest),
-            (location) => fetcher.sigstoreBundles(location, digest),
+            (location) => reads.cosignAttestations(location, digest),
+            (location) => reads.sigstoreBundles(location, digest),
           )
         : undefined;
     const evidence = await gatherEvidence(
       attestorLocations(check, check.entry.attestorSets),
-      (location) => fetcher.cosignSignatures(location, digest),
-      (location) => fetcher.sigstoreBundles(location, digest),
+      (location) => reads.cosignSignatures(location, digest),
+      (location) => reads.sigstoreBundles(location, digest),
     );
     const context = {
       trust: options.trust ?? publicGoodTrustRoots(),
@@ -264,16 +320,21 @@ async function checkImage(
     });
     const cached = cache.get(key);
     cacheHit = cached !== undefined;
-    // Another review may have started this verification; this one still leaves at its own deadline.
+    // Shared with concurrent reviews: it runs until the last of them gives up, and this one
+    // leaves at its own deadline.
     verdict =
       cached ??
-      (await untilAborted(
-        cache.shared(key, verify, (result) => (result.status === 'error' ? undefined : result)),
-        fetcher.signal,
-        ref.registry,
-      ).catch((error: unknown): Verdict => ({ status: 'error', reason: describeError(error) })));
+      (await cache
+        .shared(
+          key,
+          fetcher.signal,
+          verify,
+          (result) => (result.status === 'error' ? undefined : result),
+          () => registryTimeout(ref.registry),
+        )
+        .catch((error: unknown): Verdict => ({ status: 'error', reason: describeError(error) })));
   } else {
-    verdict = await verify();
+    verdict = await verify(fetcher.signal);
   }
   return verdictResult({ ...base, cacheHit }, check, ref, digest, verdict);
 }
@@ -347,24 +408,23 @@ function locationKey(location: SignatureLocation): string {
 }
 
 /**
- * Pairs every image site with every verifyImages entry whose references match it. On UPDATE, a
- * site whose image is the same as in the stored object is left out when the stored object was
- * checked under this very policy set (its `imagegate.io/policy-set` annotation); `matchedSites` counts
- * those too.
+ * Pairs every image site with every verifyImages entry whose references match it (`applicable`,
+ * counted by `matchedSites`); `checks` are those to verify now. On UPDATE a pair is left out of
+ * `checks` only when the stored object's `imagegate.io/policy-set` annotation records the current
+ * policy set and exactly the pairs the current rules find in the stored object — so every entry
+ * that applies now verified that image there — and the pair is one of them (ADR 4).
  */
 function planChecks(
   request: AdmissionRequest,
   bindings: readonly RuleBinding[],
   policySetVersion: string,
-): { checks: PlannedCheck[]; matchedSites: number } {
+): { checks: PlannedCheck[]; matchedSites: number; applicable: PlannedCheck[] } {
   const checks: PlannedCheck[] = [];
   let matchedSites = 0;
   const kind = request.kind.kind;
   let requestContext: Record<string, unknown> | undefined;
-  const previous =
-    request.operation === 'UPDATE' && recordedPolicySet(request.oldObject) === policySetVersion
-      ? request.oldObject
-      : undefined;
+  const recorded = request.operation === 'UPDATE' ? recordedVerification(request.oldObject) : undefined;
+  const previous = recorded?.policySet === policySetVersion ? request.oldObject : undefined;
   for (const binding of bindings) {
     // A rule whose preconditions do not hold is skipped, as Kyverno reports it: no check, no warning.
     if (!preconditionsHold(binding.rule, request).passed) continue;
@@ -376,9 +436,6 @@ function planChecks(
       });
     const locators = binding.rule.imageExtractors[kind];
     const sites = extractImageSites(kind, request.object, locators);
-    const unchanged = new Map(
-      previous ? extractImageSites(kind, previous, locators).map((site) => [site.pointer, site.image]) : [],
-    );
     for (const entry of binding.rule.verifyImages) {
       for (const site of sites) {
         let ref: ImageReference | ImageReferenceError;
@@ -388,16 +445,44 @@ function planChecks(
           if (!(error instanceof ImageReferenceError)) throw error;
           ref = error;
         }
-        const image = ref instanceof ImageReferenceError ? site.image : formatReference(ref);
-        if (!matchesAny(entry.imageReferences, image)) continue;
+        // A reference that cannot be read (or is too long) is a failed check for every entry of
+        // every rule that applies, never "not matched": fail closed (ADR 11).
+        const image =
+          ref instanceof ImageReferenceError ? displayImageText(site.image) : formatReference(ref);
+        if (!(ref instanceof ImageReferenceError) && !imageMatchesAny(entry.imageReferences, ref)) continue;
         matchedSites++;
-        if (unchanged.get(site.pointer) === site.image) continue;
-        const skipped = matchesAny(entry.skipImageReferences, image);
+        const skipped =
+          !(ref instanceof ImageReferenceError) && imageMatchesAny(entry.skipImageReferences, ref);
         checks.push({ binding, entry, site, image, ref, skipped, variables });
       }
     }
   }
-  return { checks, matchedSites };
+  if (!previous || !recorded) return { checks, matchedSites, applicable: checks };
+  // The same rules over the stored object (no oldObject, so no recursion): only if they find
+  // exactly the recorded pairs was each of them verified at the last write.
+  const stored = planChecks(
+    { ...request, object: previous, oldObject: undefined },
+    bindings,
+    policySetVersion,
+  ).applicable.map((check) => verifiedImage(check, check.site.image));
+  if (verificationFingerprint(stored) !== recorded.fingerprint) {
+    return { checks, matchedSites, applicable: checks };
+  }
+  const verifiedBefore = new Set(stored.map(verifiedImageKey));
+  const fresh = checks.filter(
+    (check) => !verifiedBefore.has(verifiedImageKey(verifiedImage(check, check.site.image))),
+  );
+  return { checks: fresh, matchedSites, applicable: checks };
+}
+
+/** What an annotation records of one check: its entry, pointer and the image as stored. */
+function verifiedImage(check: PlannedCheck, storedImage: string): VerifiedImage {
+  const { policy } = check.binding;
+  return {
+    entry: JSON.stringify([policy.kind, policy.namespace ?? '', policy.name, check.entry.path]),
+    pointer: check.site.pointer,
+    image: storedImage,
+  };
 }
 
 /** Where the signatures of each attestor of `sets` live: entry, then rule `repository`, else the image's. */

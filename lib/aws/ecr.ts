@@ -1,9 +1,17 @@
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { LRUCache } from 'lru-cache';
 import { ECR_HOST } from '../oci/credentials';
 import type { RegistryCredential } from '../oci/registry';
 
 /** Renew this long before the token's own expiry (tokens last 12 hours). */
 const RENEW_BEFORE_MS = 15 * 60_000;
+/**
+ * Image references name the account and region, so both maps are bounded: ECR has about 35
+ * regions, and a token is only kept for an account the function's role may read.
+ */
+export const ECR_CACHE_LIMITS = { regions: 64, accountRegions: 1_000 } as const;
+
+type EcrToken = { credential: RegistryCredential; expiresAt: number };
 
 /**
  * ECR credentials from the function's own IAM role (`ecr:GetAuthorizationToken`), one token
@@ -11,8 +19,8 @@ const RENEW_BEFORE_MS = 15 * 60_000;
  * requests: never one call per admission.
  */
 export class EcrCredentials {
-  private readonly tokens = new Map<string, Promise<{ credential: RegistryCredential; expiresAt: number }>>();
-  private readonly clients = new Map<string, ECRClient>();
+  private readonly tokens = new LRUCache<string, Promise<EcrToken>>({ max: ECR_CACHE_LIMITS.accountRegions });
+  private readonly clients = new LRUCache<string, ECRClient>({ max: ECR_CACHE_LIMITS.regions });
 
   constructor(
     private readonly makeClient: (region: string) => ECRClient = (region) => new ECRClient({ region }),
@@ -43,7 +51,7 @@ export class EcrCredentials {
     return true;
   }
 
-  private async fetch(account: string, region: string) {
+  private async fetch(account: string, region: string): Promise<EcrToken> {
     let client = this.clients.get(region);
     if (!client) {
       client = this.makeClient(region);

@@ -73,7 +73,12 @@ export function decide(request: AdmissionRequest, results: readonly ImageCheckRe
   return { allowed: true, message: undefined, warnings: uniqueWarnings, patch: [...patch.values()] };
 }
 
-/** The entry's own action, else the first per-namespace override that matches, else the policy's. */
+/**
+ * The failure action in force for an entry's check. Decided per rule, as Kyverno does: every entry
+ * carries its rule's action (Enforce when any entry of the rule sets it, else the first action an
+ * entry sets); a rule whose entries set none carries the policy's overrides, the first matching
+ * `namespace` winning, and else the policy's `validationFailureAction` (lib/policy/parse.ts).
+ */
 export function effectiveAction(entry: ImageVerification, namespace: string | undefined): FailureAction {
   const override = entry.failureActionOverrides.find((candidate) =>
     matchesAny(candidate.namespaces, namespace ?? ''),

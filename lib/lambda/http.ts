@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { AdmissionDecodeError } from '../admission/errors';
+import type { TokenCheck } from '../auth/cluster-tokens';
 import type { Runtime } from '../runtime';
 import { deadlineSignal, parseApiServerTimeout, reviewBudgetMs } from '../deadline';
 import { rememberDeadline } from '../oci/retry';
@@ -15,7 +16,9 @@ export type AdmissionEvent = Pick<
 
 /**
  * Maps an API Gateway HTTP API event to an AdmissionReview answer:
- * - 401 with an empty body for a wrong or missing cluster token (no detail, no review);
+ * - 401 with an empty body for a wrong or missing cluster token or an unknown cluster, alike
+ *   (no detail, no review);
+ * - 503 when the one shared token secret cannot be read;
  * - 400 with `{"error": "..."}` for a body that is not a JSON AdmissionReview, is larger than
  *   {@link MAX_BODY_BYTES} or nests deeper than {@link MAX_JSON_DEPTH};
  * - 200 with the AdmissionReview otherwise, denials included.
@@ -29,11 +32,11 @@ export async function handleAdmissionEvent(
   if (runtime.tokens) {
     const token = event.pathParameters?.token;
     if (!cluster || !token) return unauthorized();
-    let valid: boolean;
+    let check: TokenCheck;
     try {
-      valid = await runtime.tokens.verify(cluster, token);
+      check = await runtime.tokens.verify(cluster, token);
     } catch (error) {
-      // Without the token secret nobody can be authenticated; the API server applies its failurePolicy.
+      // Without the shared token secret nobody can be authenticated; the API server applies its failurePolicy.
       runtime.log.error('cluster tokens unavailable', { cluster, error: (error as Error).message });
       return {
         statusCode: 503,
@@ -41,8 +44,19 @@ export async function handleAdmissionEvent(
         body: JSON.stringify({ error: 'service unavailable' }),
       };
     }
-    if (!valid) {
-      runtime.log.warn('request with a wrong cluster token refused', { cluster });
+    if (!check.valid) {
+      // The caller cannot tell an unknown cluster from a wrong token; the log says which it was.
+      const details = {
+        // A malformed name is not repeated: it is whatever the caller put in the URL.
+        cluster: check.reason === 'malformed' ? '(not a cluster name)' : cluster,
+        reason: check.reason,
+        ...(check.error ? { error: check.error.message } : {}),
+      };
+      if (check.reason === 'secret-unavailable') {
+        runtime.log.error('cluster token secret unavailable; request refused as with a wrong token', details);
+      } else {
+        runtime.log.warn('request with a wrong cluster token refused', details);
+      }
       return unauthorized();
     }
   }

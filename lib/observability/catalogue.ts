@@ -37,7 +37,10 @@ export const REGISTRY_ERROR_CLASSES = [
   'http_4xx',
   /** The tag or digest does not exist (the image cannot be trusted). */
   'not_found',
-  /** The registry answered with content that cannot be trusted: digest mismatch, malformed, too large, cut short. */
+  /**
+   * The registry answered with content that cannot be trusted: digest mismatch, malformed, too
+   * large, cut short; or more bytes than imagegate's per-image or per-review budget (an error).
+   */
   'content',
   /** The registry's address is loopback, link-local or private and not allowed (the SSRF guard). */
   'address_refused',

@@ -68,7 +68,7 @@ function contentClass(message: string): RegistryErrorClass | undefined {
   if (/image not found: registry /.test(message)) return 'not_found';
   if (/registry \S+ refused: /.test(message)) return 'address_refused';
   if (
-    /served (manifest|blob) bytes with digest|announced digest \S+ but served|with unexpected media type|registry \S+ sent more than \d+ bytes|registry \S+ sent a .* that is not (JSON|a JSON object)|(signature|attestation) manifest of \S+ in \S+ has no layers|(signature|attestation) layer without a sha256 digest|registry \S+ cut the body of \S+ short/.test(
+    /served (manifest|blob) bytes with digest|announced digest \S+ but served|with unexpected media type|registry \S+ sent more than \d+ bytes|sent more than \S+ MiB for (the signatures and attestations of one image|this review)|registry \S+ sent a .* that is not (JSON|a JSON object)|(signature|attestation) manifest of \S+ in \S+ has no layers|(signature|attestation) layer without a sha256 digest|registry \S+ cut the body of \S+ short/.test(
       message,
     )
   ) {

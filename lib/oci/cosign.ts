@@ -23,10 +23,15 @@ export const COSIGN_PREDICATE_TYPE_ANNOTATION = 'predicateType';
 /** Media type of a `.att` layer: the DSSE envelope JSON. */
 export const DSSE_ENVELOPE_MEDIA_TYPE = 'application/vnd.dsse.envelope.v1+json';
 
-const MAX_SIGNATURE_LAYERS = 100;
-const MAX_PAYLOAD_BYTES = 1024 * 1024;
-/** An attestation (an SBOM, a scan) is larger than a signature payload; Kyverno's bundle limit. */
-const MAX_ATTESTATION_BYTES = 10 * 1024 * 1024;
+/** Most layers of one `.sig` or `.att` manifest. */
+export const MAX_SIGNATURE_LAYERS = 100;
+/** Most bytes of one `.sig` payload (a simple-signing payload is about 300 bytes). */
+export const MAX_PAYLOAD_BYTES = 1024 * 1024;
+/**
+ * An attestation (an SBOM, a scan) is larger than a signature payload; Kyverno's bundle limit.
+ * Whatever the layer count, the image's byte budget (byte-budget.ts) caps what one image reads.
+ */
+export const MAX_ATTESTATION_BYTES = 10 * 1024 * 1024;
 
 /**
  * Fetches the legacy cosign signatures (`sha256-<hex>.sig`) of `digest`. Returns an empty list

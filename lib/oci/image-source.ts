@@ -1,5 +1,7 @@
 import type { ImageSource } from '../admission/review';
-import { untilAborted } from '../deadline';
+import { ExpiringCache } from '../cache/expiring-cache';
+import { registryTimeout, SharedWork } from '../deadline';
+import { chargeRequestsTo, type ByteBudget } from './byte-budget';
 import {
   fetchCosignAttestations,
   fetchCosignSignatures,
@@ -11,32 +13,51 @@ import { fetchSigstoreBundles, type SigstoreBundleArtifact } from './referrers';
 import type { ImageReference } from './reference';
 import type { RegistryClient } from './registry';
 
-const MAX_REMEMBERED_TAGS = 10_000;
+/** Most tag resolutions remembered. */
+export const MAX_REMEMBERED_TAGS = 10_000;
+/** Most bytes of remembered tag resolutions (keys and digests, as UTF-16). */
+export const MAX_REMEMBERED_TAG_BYTES = 8 * 1024 * 1024;
 
 /**
  * {@link ImageSource} reading from registries through a {@link RegistryClient}. Concurrent reviews
- * of this process share in-flight requests, and a tag's digest is reused for `tagCacheMs` (a few
- * seconds: it saves the round trip for the burst of reviews one rollout sends, and it never
- * skips verifying the digest it returns).
+ * of this process share in-flight requests ({@link SharedWork}: a read goes on while any review
+ * still waits for it, each review leaves at its own deadline, and its bytes are charged to the
+ * budget of the review that started it), and a tag's digest is reused for `tagCacheMs` (a few
+ * seconds: it saves the round trip for the burst of reviews one rollout sends, and it never skips
+ * verifying the digest it returns), in an LRU of {@link MAX_REMEMBERED_TAGS} entries and
+ * {@link MAX_REMEMBERED_TAG_BYTES}.
  */
 export class RegistryImageSource implements ImageSource {
-  private readonly inFlight = new Map<string, Promise<unknown>>();
-  private readonly tags = new Map<string, { digest: string; at: number }>();
+  private readonly inFlight = new SharedWork<unknown>();
+  private readonly tags: ExpiringCache<string>;
+  private readonly tagCacheMs: number;
 
   constructor(
     private readonly client: RegistryClient,
-    private readonly options: { tagCacheMs?: number; now?: () => number } = {},
-  ) {}
+    options: { tagCacheMs?: number; now?: () => number } = {},
+  ) {
+    this.tagCacheMs = options.tagCacheMs ?? 0;
+    this.tags = new ExpiringCache<string>({
+      maxEntries: MAX_REMEMBERED_TAGS,
+      maxBytes: MAX_REMEMBERED_TAG_BYTES,
+      size: (digest, key) => 2 * (key.length + digest.length),
+      now: options.now,
+    });
+  }
 
-  async resolveDigest(ref: ImageReference, signal?: AbortSignal): Promise<string> {
+  /** Tag resolutions remembered now. */
+  get rememberedTags(): number {
+    return this.tags.size;
+  }
+
+  async resolveDigest(ref: ImageReference, signal?: AbortSignal, budget?: ByteBudget): Promise<string> {
     if (ref.digest) return ref.digest;
     const tag = ref.tag ?? 'latest';
     const key = `${ref.registry}/${ref.repository}:${tag}`;
-    const now = (this.options.now ?? Date.now)();
     const remembered = this.tags.get(key);
-    if (remembered && now - remembered.at < (this.options.tagCacheMs ?? 0)) return remembered.digest;
-    const digest = await this.shared(`tag ${key}`, ref.registry, signal, async () => {
-      const manifest = await this.client.getManifest(ref.registry, ref.repository, tag, signal);
+    if (remembered) return remembered;
+    const digest = await this.shared(`tag ${key}`, ref.registry, signal, budget, async (shared) => {
+      const manifest = await this.client.getManifest(ref.registry, ref.repository, tag, shared);
       if (!manifest) {
         throw new RegistryContentError(
           'NOT_FOUND',
@@ -46,10 +67,7 @@ export class RegistryImageSource implements ImageSource {
       }
       return manifest.digest;
     });
-    if (this.options.tagCacheMs) {
-      if (this.tags.size >= MAX_REMEMBERED_TAGS) this.tags.clear();
-      this.tags.set(key, { digest, at: now });
-    }
+    this.tags.set(key, digest, this.tagCacheMs);
     return digest;
   }
 
@@ -57,12 +75,14 @@ export class RegistryImageSource implements ImageSource {
     location: SignatureLocation,
     digest: string,
     signal?: AbortSignal,
+    budget?: ByteBudget,
   ): Promise<SignatureLayer[]> {
     return this.shared(
       `sig ${location.registry}/${location.repository}@${digest}`,
       location.registry,
       signal,
-      () => fetchCosignSignatures(this.client, location, digest, signal),
+      budget,
+      (shared) => fetchCosignSignatures(this.client, location, digest, shared),
     );
   }
 
@@ -70,12 +90,14 @@ export class RegistryImageSource implements ImageSource {
     location: SignatureLocation,
     digest: string,
     signal?: AbortSignal,
+    budget?: ByteBudget,
   ): Promise<SignatureLayer[]> {
     return this.shared(
       `att ${location.registry}/${location.repository}@${digest}`,
       location.registry,
       signal,
-      () => fetchCosignAttestations(this.client, location, digest, signal),
+      budget,
+      (shared) => fetchCosignAttestations(this.client, location, digest, shared),
     );
   }
 
@@ -83,27 +105,33 @@ export class RegistryImageSource implements ImageSource {
     location: SignatureLocation,
     digest: string,
     signal?: AbortSignal,
+    budget?: ByteBudget,
   ): Promise<SigstoreBundleArtifact[]> {
     return this.shared(
       `bundles ${location.registry}/${location.repository}@${digest}`,
       location.registry,
       signal,
-      () => fetchSigstoreBundles(this.client, location, digest, signal),
+      budget,
+      (shared) => fetchSigstoreBundles(this.client, location, digest, shared),
     );
   }
 
-  /** One request for all concurrent callers with the same key; each still leaves at its own deadline. */
+  /** One request for all concurrent callers with the same key; each leaves at its own deadline. */
   private shared<T>(
     key: string,
     registry: string,
     signal: AbortSignal | undefined,
-    fetch: () => Promise<T>,
+    budget: ByteBudget | undefined,
+    fetch: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
-    let pending = this.inFlight.get(key) as Promise<T> | undefined;
-    if (!pending) {
-      pending = fetch().finally(() => this.inFlight.delete(key));
-      this.inFlight.set(key, pending);
-    }
-    return untilAborted(pending, signal, registry);
+    return this.inFlight.join(
+      key,
+      signal,
+      (shared) => {
+        chargeRequestsTo(shared, budget);
+        return fetch(shared);
+      },
+      () => registryTimeout(registry),
+    ) as Promise<T>;
   }
 }

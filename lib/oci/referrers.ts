@@ -18,9 +18,12 @@ export interface SigstoreBundleArtifact {
 }
 
 /** Kyverno refuses images with more referrers; so does imagegate (each one costs requests). */
-const MAX_REFERRERS = 50;
-/** Kyverno's limit for one bundle. */
-const MAX_BUNDLE_BYTES = 10 * 1024 * 1024;
+export const MAX_REFERRERS = 50;
+/**
+ * Kyverno's limit for one bundle. Each read reserves this much of the process's bodies in flight
+ * (byte-budget.ts) and is charged to the image's byte budget as it arrives.
+ */
+export const MAX_BUNDLE_BYTES = 10 * 1024 * 1024;
 
 /**
  * Fetches the Sigstore bundles that refer to `digest` (cosign-formats §3.3): the referrers API,

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { RegistryContentError, RegistryError } from './errors';
 import type { RegistryTransport, TransportResponse } from './transport';
+import { distributionRepository } from './reference';
 
 /** Manifest and index media types imagegate understands, sent in every manifest `Accept`. */
 export const MANIFEST_MEDIA_TYPES = [
@@ -42,16 +44,34 @@ export interface FetchedManifest {
   readonly json: Record<string, unknown>;
 }
 
-interface CachedToken {
+/** A Bearer token and how long it may be sent. */
+interface IssuedToken {
+  /** The whole `Authorization` header value: `Bearer <token>`. */
   readonly value: string;
-  readonly expiresAt: number;
+  readonly lifetimeMs: number;
 }
+
+/** Bounds of the Bearer-token cache and of what a token service may hand out. */
+export const TOKEN_CACHE_LIMITS = {
+  /** Tokens kept (one per registry origin and repository scope); the least recently used go first. */
+  maxEntries: 1_000,
+  /** Characters of keys and tokens kept, all entries together. */
+  maxBytes: 4 * 1024 * 1024,
+  /** The longest token accepted from a token service (longer: the image could not be checked). */
+  maxTokenChars: 8 * 1024,
+  /** The longest a token is kept, whatever `expires_in` says. */
+  maxLifetimeS: 3_600,
+} as const;
 
 const DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const MAX_TOKEN_BYTES = 64 * 1024;
 const MAX_REDIRECTS = 3;
+/** The registry's own challenge, one re-read of refused credentials, one redirect target's challenge. */
+const MAX_AUTHORIZATION_ROUNDS = 3;
 const DEFAULT_TOKEN_LIFETIME_S = 60;
 const TOKEN_EXPIRY_MARGIN_MS = 5_000;
+/** RFC 6750 b64token and the opaque tokens registries hand out: visible ASCII, no spaces. */
+const TOKEN_CHARACTERS = /^[\x21-\x7e]+$/;
 
 /**
  * OCI distribution client: manifests and blobs by tag or digest, with the anonymous and
@@ -65,7 +85,8 @@ export class RegistryClient {
   private readonly insecure: ReadonlySet<string>;
   private readonly maxManifestBytes: number;
   private readonly now: () => number;
-  private readonly tokens = new Map<string, CachedToken>();
+  /** `Bearer …` header values by the origin they are sent to and scope (see {@link tokenKey}). */
+  private readonly tokens: LRUCache<string, string>;
 
   constructor(options: RegistryClientOptions) {
     this.transport = options.transport;
@@ -74,6 +95,21 @@ export class RegistryClient {
     this.insecure = new Set(options.insecureRegistries ?? []);
     this.maxManifestBytes = options.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
     this.now = options.now ?? Date.now;
+    this.tokens = new LRUCache<string, string>({
+      max: TOKEN_CACHE_LIMITS.maxEntries,
+      maxSize: TOKEN_CACHE_LIMITS.maxBytes,
+      sizeCalculation: (value, key) => value.length + key.length,
+      ttl: DEFAULT_TOKEN_LIFETIME_S * 1000,
+      // Expired tokens are dropped when read and swept on every insertion; no timers.
+      ttlAutopurge: false,
+      ttlResolution: 0,
+      perf: { now: () => this.now() },
+    });
+  }
+
+  /** What the Bearer-token cache holds now (entries, and characters of keys and tokens). */
+  tokenCacheSize(): { entries: number; bytes: number } {
+    return { entries: this.tokens.size, bytes: this.tokens.calculatedSize };
   }
 
   /**
@@ -203,44 +239,70 @@ export class RegistryClient {
     path: string,
     options: { accept?: string; maxBytes: number; signal?: AbortSignal | undefined },
   ): Promise<TransportResponse> {
-    const url = new URL(`${this.baseUrl(registry)}/v2/${repository}/${path}`);
-    const scope = `repository:${repository}:pull`;
+    // Docker Hub serves official images under library/ (`nginx` at /v2/library/nginx/…).
+    const name = distributionRepository(registry, repository);
+    const url = new URL(`${this.baseUrl(registry)}/v2/${name}/${path}`);
+    const scope = `repository:${name}:pull`;
     const headers: Record<string, string> = {};
     if (options.accept) headers.accept = options.accept;
 
-    const cached = this.tokens.get(`${registry}|${scope}`);
-    if (cached && cached.expiresAt > this.now()) headers.authorization = cached.value;
+    // Each request carries only the Authorization earned from its own origin: the registry's
+    // token never reaches a redirect target, and a redirect target's never reaches the registry.
+    const authorizations = new Map<string, string>();
+    const cached = this.tokens.get(tokenKey(url.origin, scope));
+    if (cached) authorizations.set(url.origin, cached);
 
-    let response = await this.follow(url, headers, options.maxBytes, options.signal);
-    for (let attempt = 0; response.status === 401 && attempt < 2; attempt++) {
-      // A second round only when a refused credential could be re-read (rotated secret, expired ECR token).
-      if (attempt === 1 && !this.credentialsRefreshed(registry)) break;
-      const authorization = await this.authorize(registry, scope, response, options.signal);
-      if (!authorization) break;
-      response = await this.follow(url, { ...headers, authorization }, options.maxBytes, options.signal);
+    let answer = await this.follow(url, headers, authorizations, options.maxBytes, options.signal);
+    const challenged = new Set<string>();
+    let refreshed = false;
+    for (let round = 0; answer.response.status === 401 && round < MAX_AUTHORIZATION_ROUNDS; round++) {
+      const origin = answer.url.origin;
+      // Only a challenge from the registry's own origin is answered with its credentials; a
+      // redirect target (another host, or the same host on another scheme or port) gets none.
+      const own = origin === url.origin;
+      if (challenged.has(origin)) {
+        // A second round only when a refused credential could be re-read (rotated secret, expired ECR token).
+        if (!own || refreshed || !this.credentialsRefreshed(registry)) break;
+        refreshed = true;
+      }
+      challenged.add(origin);
+      const token = await this.authorize(registry, scope, answer, own, options.signal);
+      if (!token) break;
+      authorizations.set(origin, token.value);
+      // Tokens from a redirect target are used once and not kept: they were issued anonymously
+      // for a host the registry chose, and must not stand in for that host's own credentials.
+      if (own && token.lifetimeMs > 0) {
+        this.tokens.purgeStale();
+        this.tokens.set(tokenKey(origin, scope), token.value, { ttl: token.lifetimeMs });
+      }
+      answer = await this.follow(url, headers, authorizations, options.maxBytes, options.signal);
     }
-    return response;
+    return answer.response;
   }
 
-  /** GET with redirects; credentials are dropped when a redirect leaves the original host. */
+  /**
+   * GET with redirects. Each hop carries `authorizations.get(origin)` for its own origin and
+   * nothing else; the answer says which URL it came from.
+   */
   private async follow(
     start: URL,
-    headers: Record<string, string>,
+    headers: Readonly<Record<string, string>>,
+    authorizations: ReadonlyMap<string, string>,
     maxBytes: number,
     signal: AbortSignal | undefined,
-  ): Promise<TransportResponse> {
+  ): Promise<{ response: TransportResponse; url: URL }> {
     let url = start;
-    let currentHeaders = headers;
     for (let hop = 0; ; hop++) {
+      const authorization = authorizations.get(url.origin);
       const response = await this.transport.send({
         method: 'GET',
         url,
-        headers: currentHeaders,
+        headers: authorization ? { ...headers, authorization } : headers,
         maxBytes,
         signal,
       });
       const location = response.headers.location;
-      if (![301, 302, 303, 307, 308].includes(response.status) || !location) return response;
+      if (![301, 302, 303, 307, 308].includes(response.status) || !location) return { response, url };
       if (hop >= MAX_REDIRECTS) {
         throw new RegistryError(
           'REGISTRY_HTTP',
@@ -272,33 +334,40 @@ export class RegistryClient {
           `registry ${start.host} redirected to ${next.protocol}`,
         );
       }
-      if (next.host !== start.host) {
-        currentHeaders = Object.fromEntries(
-          Object.entries(currentHeaders).filter(([name]) => name !== 'authorization'),
-        );
-      }
       url = next;
     }
   }
 
-  /** Answers a 401 challenge: a bearer token from the realm, or basic credentials. */
+  /**
+   * Answers a 401 challenge: a Bearer token from the realm, or Basic credentials. `own` says the
+   * challenge came from the registry's own origin; only then are its credentials looked up, and
+   * they go only to that origin (Basic) or to the realm its challenge names (Bearer).
+   */
   private async authorize(
     registry: string,
     scope: string,
-    challengeResponse: TransportResponse,
+    challenged: { response: TransportResponse; url: URL },
+    own: boolean,
     signal: AbortSignal | undefined,
-  ): Promise<string | undefined> {
-    const challenge = parseChallenge(challengeResponse.headers['www-authenticate'] ?? '');
-    const credential = await this.credentials(registry).catch((error: unknown) => {
-      throw new RegistryError(
-        'REGISTRY_AUTH',
-        registry,
-        `credentials for registry ${registry} could not be obtained: ${(error as Error).message}`,
-        { cause: error },
-      );
-    });
+  ): Promise<IssuedToken | undefined> {
+    const challenge = parseChallenge(challenged.response.headers['www-authenticate'] ?? '');
+    const credential = own
+      ? await this.credentials(registry).catch((error: unknown) => {
+          throw new RegistryError(
+            'REGISTRY_AUTH',
+            registry,
+            `credentials for registry ${registry} could not be obtained: ${(error as Error).message}`,
+            { cause: error },
+          );
+        })
+      : undefined;
+    // Named in messages: the registry, or the redirect target that challenged.
+    const issuer = own ? registry : `${registry}'s redirect target ${challenged.url.host}`;
+    const challenger = own ? registry : `${challenged.url.host} (a redirect target of registry ${registry})`;
     if (challenge?.scheme === 'basic') {
-      return credential && 'username' in credential ? basicAuth(credential) : undefined;
+      return credential && 'username' in credential
+        ? { value: basicAuth(credential), lifetimeMs: 0 }
+        : undefined;
     }
     if (challenge?.scheme !== 'bearer' || !challenge.params.realm) return undefined;
 
@@ -306,20 +375,24 @@ export class RegistryClient {
     try {
       realm = new URL(challenge.params.realm);
     } catch {
-      throw new RegistryError('REGISTRY_AUTH', registry, `registry ${registry} named an invalid token realm`);
+      throw new RegistryError(
+        'REGISTRY_AUTH',
+        registry,
+        `registry ${challenger} named an invalid token realm`,
+      );
     }
     if (realm.protocol !== 'https:' && !(realm.protocol === 'http:' && this.insecure.has(realm.host))) {
       throw new RegistryError(
         'REGISTRY_AUTH',
         registry,
-        `registry ${registry} named a token realm over plain HTTP (${realm.host}) that is not an insecure registry`,
+        `registry ${challenger} named a token realm over plain HTTP (${realm.host}) that is not an insecure registry`,
       );
     }
     if (challenge.params.service) realm.searchParams.set('service', challenge.params.service);
     realm.searchParams.set('scope', scope);
 
-    // The realm is the registry's own token service; credentials go there only when it is the
-    // same host or reached over HTTPS, never over plain HTTP to a foreign host.
+    // The realm named in the registry's own challenge is its token service; credentials go there
+    // only when it is the same host or reached over HTTPS, never over plain HTTP to a foreign host.
     const mayCredential = credential && (realm.host === registry || realm.protocol === 'https:');
     const response =
       mayCredential && 'identityToken' in credential
@@ -349,7 +422,7 @@ export class RegistryClient {
       throw new RegistryError(
         'REGISTRY_AUTH',
         registry,
-        `token service of registry ${registry} answered HTTP ${response.status}`,
+        `token service of registry ${issuer} answered HTTP ${response.status}`,
         { status: response.status },
       );
     }
@@ -359,17 +432,34 @@ export class RegistryClient {
       throw new RegistryError(
         'REGISTRY_AUTH',
         registry,
-        `token service of registry ${registry} returned no token`,
+        `token service of registry ${issuer} returned no token`,
       );
     }
-    const lifetimeS = typeof body.expires_in === 'number' ? body.expires_in : DEFAULT_TOKEN_LIFETIME_S;
-    const value = `Bearer ${token}`;
-    this.tokens.set(`${registry}|${scope}`, {
-      value,
-      expiresAt: this.now() + lifetimeS * 1000 - TOKEN_EXPIRY_MARGIN_MS,
-    });
-    return value;
+    if (token.length > TOKEN_CACHE_LIMITS.maxTokenChars || !TOKEN_CHARACTERS.test(token)) {
+      throw new RegistryError(
+        'REGISTRY_AUTH',
+        registry,
+        token.length > TOKEN_CACHE_LIMITS.maxTokenChars
+          ? `token service of registry ${issuer} returned a token longer than ${TOKEN_CACHE_LIMITS.maxTokenChars} characters`
+          : `token service of registry ${issuer} returned a token with characters a header cannot carry`,
+      );
+    }
+    return { value: `Bearer ${token}`, lifetimeMs: tokenLifetimeMs(body.expires_in) };
   }
+}
+
+/** The token cache key: the origin a token is sent to (never another) and the scope it grants. */
+function tokenKey(origin: string, scope: string): string {
+  return `${origin}|${scope}`;
+}
+
+/** How long a token may be reused: `expires_in` (default 60 s, at most 1 h) less 5 s; 0 = do not keep. */
+function tokenLifetimeMs(expiresIn: unknown): number {
+  const seconds =
+    typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0
+      ? Math.min(expiresIn, TOKEN_CACHE_LIMITS.maxLifetimeS)
+      : DEFAULT_TOKEN_LIFETIME_S;
+  return Math.max(0, Math.floor(seconds * 1000 - TOKEN_EXPIRY_MARGIN_MS));
 }
 
 /** `sha256:<hex>` of some bytes. */

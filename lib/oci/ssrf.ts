@@ -1,5 +1,6 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { ExpiringCache } from '../cache/expiring-cache';
 import { RegistryContentError, RegistryError } from './errors';
 import type { RegistryTransport, TransportRequest, TransportResponse } from './transport';
 
@@ -162,7 +163,10 @@ export interface AddressGuardOptions {
 }
 
 const DEFAULT_CACHE_MS = 30_000;
-const MAX_CACHED_HOSTS = 1_000;
+/** Most host names whose checked addresses are remembered (least recently used go first). */
+export const MAX_CACHED_HOSTS = 1_000;
+/** Most bytes of remembered host names and addresses (as UTF-16). */
+export const MAX_CACHED_HOST_BYTES = 1024 * 1024;
 const ALLOW_SETTING = 'IMAGEGATE_ALLOWED_PRIVATE_REGISTRIES';
 
 /**
@@ -174,13 +178,24 @@ export class RegistryAddressGuard {
   private readonly resolve: Resolver;
   private readonly cacheMs: number;
   private readonly now: () => number;
-  private readonly answers = new Map<string, { addresses: readonly string[]; until: number }>();
+  private readonly answers: ExpiringCache<readonly string[]>;
 
   constructor(options: AddressGuardOptions = {}) {
     this.allowed = [...(options.allowed ?? [])].map(parseAllowed);
     this.resolve = options.resolve ?? systemResolver;
     this.cacheMs = options.cacheMs ?? DEFAULT_CACHE_MS;
     this.now = options.now ?? Date.now;
+    this.answers = new ExpiringCache({
+      maxEntries: MAX_CACHED_HOSTS,
+      maxBytes: MAX_CACHED_HOST_BYTES,
+      size: (addresses, host) => 2 * (host.length + addresses.join().length),
+      now: this.now,
+    });
+  }
+
+  /** Host names whose checked addresses are remembered now. */
+  get cachedHosts(): number {
+    return this.answers.size;
   }
 
   /** True when configuration allows `url`'s host and port to resolve to any address. */
@@ -213,7 +228,7 @@ export class RegistryAddressGuard {
     }
 
     const cached = this.answers.get(lower);
-    if (cached && cached.until > this.now()) return cached.addresses;
+    if (cached) return cached;
     const resolved = await resolveWithin(this.resolve, lower, host, signal);
     if (resolved.length === 0) {
       throw new RegistryError('REGISTRY_UNREACHABLE', host, `registry ${host} unreachable (ENOTFOUND)`);
@@ -221,8 +236,7 @@ export class RegistryAddressGuard {
     // Every address must pass: a connection could otherwise be steered to the one that does not.
     const addresses = resolved.map((address) => approve(host, address));
     addresses.sort((a, b) => Number(isIPv6(a)) - Number(isIPv6(b)));
-    if (this.answers.size >= MAX_CACHED_HOSTS) this.answers.clear();
-    this.answers.set(lower, { addresses, until: this.now() + this.cacheMs });
+    this.answers.set(lower, addresses, this.cacheMs);
     return addresses;
   }
 }

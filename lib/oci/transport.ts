@@ -1,5 +1,7 @@
 import { isIPv6 } from 'node:net';
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { registryTimeout } from '../deadline';
+import { BODY_BYTES_IN_FLIGHT, byteBudgetOf, ByteSemaphore, ResourceLimitError } from './byte-budget';
 import { RegistryContentError, RegistryError } from './errors';
 
 /** One HTTP exchange with a registry; the body is read whole, up to `maxBytes`. */
@@ -51,10 +53,15 @@ const TIMEOUT_ERROR_CODES = new Set([
 
 /**
  * Registry transport over undici with one keep-alive connection pool per host, shared by every
- * request of a Lambda instance.
+ * request of a Lambda instance. Bodies in flight are bounded by construction: each request
+ * reserves its `maxBytes` from `bodyBytesInFlight` (default {@link BODY_BYTES_IN_FLIGHT}) before
+ * it is sent and gives it back once its body is read. Each body is charged to the byte budget of
+ * the request's signal (see byte-budget.ts), if any: whole when its length is announced, before it
+ * is read, chunk by chunk otherwise; the read stops when the budget is spent.
  */
 export class UndiciTransport implements RegistryTransport {
   private readonly agent: Agent;
+  private readonly inFlight: ByteSemaphore;
 
   constructor(
     options: {
@@ -62,8 +69,11 @@ export class UndiciTransport implements RegistryTransport {
       requestTimeoutMs?: number;
       /** Extra trusted CA certificates (PEM) for registries with a private CA; default: Node's. */
       ca?: string | readonly string[];
+      /** Most body bytes (reserved as each request's `maxBytes`) in flight at once. */
+      bodyBytesInFlight?: number;
     } = {},
   ) {
+    this.inFlight = new ByteSemaphore(options.bodyBytesInFlight ?? BODY_BYTES_IN_FLIGHT);
     const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.agent = new Agent({
       connect: {
@@ -78,6 +88,24 @@ export class UndiciTransport implements RegistryTransport {
 
   async send(req: TransportRequest): Promise<TransportResponse> {
     const host = req.url.host;
+    byteBudgetOf(req.signal)?.check(host);
+    const release = await this.inFlight.acquire(req.maxBytes, req.signal, () => registryTimeout(host));
+    try {
+      // The budget may have been spent by the review's other reads while this one waited.
+      byteBudgetOf(req.signal)?.check(host);
+      return await this.exchange(req, host);
+    } finally {
+      release();
+    }
+  }
+
+  /** Bytes reserved by requests in flight now (tests, benchmark). */
+  get bodyBytesReserved(): number {
+    return this.inFlight.inUse;
+  }
+
+  private async exchange(req: TransportRequest, host: string): Promise<TransportResponse> {
+    const budget = byteBudgetOf(req.signal);
     let target = req.url;
     let requestHeaders = req.headers;
     if (req.connectAddress) {
@@ -105,23 +133,37 @@ export class UndiciTransport implements RegistryTransport {
     }
     const declared = Number(headers['content-length']);
     if (Number.isFinite(declared) && declared > req.maxBytes) {
-      response.body.destroy();
+      discard(response.body);
       throw tooLarge(host, req);
     }
+    const announced = Number.isFinite(declared) && req.method !== 'HEAD' ? declared : undefined;
+    // An announced body is charged whole before it is read (so concurrent reads of one review
+    // cannot together overdraw it); a chunked one chunk by chunk.
+    try {
+      if (announced !== undefined) budget?.charge(announced, host);
+    } catch (error) {
+      discard(response.body);
+      throw error;
+    }
+    // An announced length is read into one buffer; a chunked body is joined at the end.
+    const whole = announced !== undefined ? Buffer.allocUnsafe(announced) : undefined;
     const chunks: Buffer[] = [];
     let size = 0;
     try {
       for await (const chunk of response.body) {
         const buffer = chunk as Buffer;
-        size += buffer.length;
-        if (size > req.maxBytes) {
+        if (size + buffer.length > req.maxBytes) {
           response.body.destroy();
           throw tooLarge(host, req);
         }
-        chunks.push(buffer);
+        if (announced === undefined) budget?.charge(buffer.length, host);
+        if (whole && size + buffer.length <= whole.length) buffer.copy(whole, size);
+        else chunks.push(buffer);
+        size += buffer.length;
       }
     } catch (error) {
-      if (error instanceof RegistryContentError) throw error;
+      if (error instanceof ResourceLimitError) response.body.destroy();
+      if (error instanceof RegistryContentError || error instanceof ResourceLimitError) throw error;
       const classified = classifyNetworkError(error, host, req.signal);
       // A success whose body stops short of what was announced (or of its chunked framing) is
       // content we did not get whole: not trusted. Running out of time stays "could not check".
@@ -133,13 +175,19 @@ export class UndiciTransport implements RegistryTransport {
     if (req.method !== 'HEAD' && Number.isFinite(declared) && size !== declared) {
       throw truncated(host, req, size, declared, undefined);
     }
-    return { status: response.statusCode, headers, body: Buffer.concat(chunks) };
+    return { status: response.statusCode, headers, body: whole ?? Buffer.concat(chunks) };
   }
 
   /** Closes pooled connections (tests, CLI exit). */
   async close(): Promise<void> {
     await this.agent.close();
   }
+}
+
+/** Drops a body that will not be read; the abort it causes is nobody's error. */
+function discard(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', () => undefined);
+  body.destroy();
 }
 
 function tooLarge(host: string, req: TransportRequest): RegistryContentError {

@@ -44,13 +44,29 @@ const VARIABLE = /\{\{\s*(.+?)\s*\}\}/g;
 const WHOLE_VARIABLE = /^\{\{\s*((?:(?!\}\}).)+?)\s*\}\}$/s;
 
 /**
- * Evaluates Kyverno conditions against `context` (JSON data: the admission request, an
- * attestation predicate, …). A variable that cannot be resolved makes its condition fail rather
- * than pass.
+ * What a `{{ }}` variable that resolves to nothing (a missing field, `null`, or an expression
+ * that cannot be evaluated on the data) becomes:
+ * - `empty`: the empty string, as Kyverno substitutes in preconditions; a negative operator
+ *   (`NotEquals`, `NotIn`, `AnyNotIn`, `AllNotIn`) then holds, so an absent exemption label never
+ *   switches a rule off;
+ * - `fail`: the condition does not hold, whatever its operator (attestation conditions: a
+ *   statement without the field never satisfies a condition on it).
  */
-export function evaluateConditions(block: ConditionBlock, context: unknown): ConditionResult {
-  const failedAll = block.all.filter((condition) => !holds(condition, context));
-  const anyHolds = block.any.length === 0 || block.any.some((condition) => holds(condition, context));
+export type UnresolvedVariables = 'empty' | 'fail';
+
+/**
+ * Evaluates Kyverno conditions against `context` (JSON data: the admission request, an
+ * attestation predicate, …). `unresolved` says what a variable that resolves to nothing becomes
+ * (default `fail`: its condition does not hold, negative operators included).
+ */
+export function evaluateConditions(
+  block: ConditionBlock,
+  context: unknown,
+  unresolved: UnresolvedVariables = 'fail',
+): ConditionResult {
+  const test = (condition: Condition) => holds(condition, context, unresolved);
+  const failedAll = block.all.filter((condition) => !test(condition));
+  const anyHolds = block.any.length === 0 || block.any.some(test);
   const failed = [
     ...failedAll.map(describe),
     ...(anyHolds ? [] : [`none of: ${block.any.map(describe).join('; ')}`]),
@@ -58,19 +74,30 @@ export function evaluateConditions(block: ConditionBlock, context: unknown): Con
   return { passed: failed.length === 0, failed };
 }
 
-/** Replaces `{{ expression }}` with its JMESPath value; a lone variable keeps its JSON type. */
-export function substitute(value: unknown, context: unknown): unknown {
+/**
+ * Replaces `{{ expression }}` with its JMESPath value; a lone variable keeps its JSON type. A
+ * variable that resolves to nothing throws {@link UnresolvedVariable}, or with `unresolved:
+ * 'empty'` becomes the empty string.
+ */
+export function substitute(
+  value: unknown,
+  context: unknown,
+  unresolved: UnresolvedVariables = 'fail',
+): unknown {
+  const resolve = (expression: string) => lookup(expression, context, unresolved);
   if (typeof value === 'string') {
     const whole = WHOLE_VARIABLE.exec(value);
-    if (whole) return lookup(whole[1] ?? '', context);
+    if (whole) return resolve(whole[1] ?? '');
     return value.replace(VARIABLE, (_text, expression: string) => {
-      const resolved = lookup(expression, context);
+      const resolved = resolve(expression);
       return typeof resolved === 'string' ? resolved : JSON.stringify(resolved);
     });
   }
-  if (Array.isArray(value)) return value.map((item) => substitute(item, context));
+  if (Array.isArray(value)) return value.map((item) => substitute(item, context, unresolved));
   if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substitute(item, context)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, substitute(item, context, unresolved)]),
+    );
   }
   return value;
 }
@@ -89,20 +116,29 @@ export function invalidVariable(value: unknown): string | undefined {
   return undefined;
 }
 
-class UnresolvedVariable extends Error {}
+/** A `{{ }}` variable that resolved to nothing, in `fail` mode. */
+export class UnresolvedVariable extends Error {}
 
-function lookup(expression: string, context: unknown): unknown {
-  const value = search(expression, context as Parameters<typeof search>[1]);
-  if (value === null || value === undefined) throw new UnresolvedVariable(expression);
-  return value;
+function lookup(expression: string, context: unknown, unresolved: UnresolvedVariables): unknown {
+  let value: unknown;
+  try {
+    value = search(expression, context as Parameters<typeof search>[1]);
+  } catch (error) {
+    // Kyverno's precondition resolver turns any failed substitution into "" (not only a missing field).
+    if (unresolved === 'empty') return '';
+    throw error;
+  }
+  if (value !== null && value !== undefined) return value;
+  if (unresolved === 'empty') return '';
+  throw new UnresolvedVariable(expression);
 }
 
-function holds(condition: Condition, context: unknown): boolean {
+function holds(condition: Condition, context: unknown, unresolved: UnresolvedVariables): boolean {
   let key: unknown;
   let value: unknown;
   try {
-    key = substitute(condition.key, context);
-    value = substitute(condition.value, context);
+    key = substitute(condition.key, context, unresolved);
+    value = substitute(condition.value, context, unresolved);
   } catch (error) {
     if (error instanceof UnresolvedVariable) return false;
     throw error;
@@ -146,8 +182,11 @@ function equals(key: unknown, value: unknown): boolean {
 }
 
 function compare(key: unknown, value: unknown, test: (a: number, b: number) => boolean): boolean {
-  const a = Number(key);
-  const b = Number(value);
+  // Number('') is 0: an empty (or substituted-empty) value is no number.
+  const numeric = (item: unknown) =>
+    typeof item === 'string' && item.trim() === '' ? NaN : item === null ? NaN : Number(item);
+  const a = numeric(key);
+  const b = numeric(value);
   return Number.isFinite(a) && Number.isFinite(b) && test(a, b);
 }
 

@@ -319,7 +319,7 @@ function readRule(reader: FieldReader, defaults: PolicyDefaults): Rule | undefin
   const match = readFilter(reader.object('match', { required: true }), 'match');
   const excludeReader = reader.object('exclude');
   const exclude = excludeReader ? readFilter(excludeReader, 'exclude') : undefined;
-  const verifyImages = reader.list('verifyImages').map((entry) => readVerifyImages(entry, defaults));
+  const verifyImages = resolveFailureActions(reader.list('verifyImages').map(readVerifyImages), defaults);
   const imageExtractors = readImageExtractors(reader.object('imageExtractors'));
   const preconditions = readPreconditions(reader);
   reader.accept('skipBackgroundRequests', 'reportProperties');
@@ -329,13 +329,15 @@ function readRule(reader: FieldReader, defaults: PolicyDefaults): Rule | undefin
     !Object.keys(UNSUPPORTED_RULE_FIELDS).some((field) => reader.has(field))
   ) {
     reader.problem('verifyImages', 'is required: imagegate evaluates verifyImages rules');
+  } else if (Array.isArray(reader.raw('verifyImages')) && verifyImages.length === 0) {
+    reader.problem('verifyImages', 'must not be empty: a rule without entries checks no image');
   }
   if (!name || !match) return undefined;
   return {
     name,
     match,
     exclude,
-    verifyImages: verifyImages.filter((entry) => entry !== undefined),
+    verifyImages,
     imageExtractors,
     preconditions,
   };
@@ -513,7 +515,43 @@ function readSelector(reader: FieldReader): LabelSelector {
   return { matchLabels, matchExpressions };
 }
 
-function readVerifyImages(reader: FieldReader, defaults: PolicyDefaults): ImageVerification | undefined {
+/** Kyverno's words for `mutateDigest: true` under Audit (its curly quotes included). */
+export const AUDIT_MUTATE_DIGEST_MESSAGE =
+  'mutateDigest must be set to false for \u2018Audit\u2019 failure action';
+
+/** A verifyImages entry as read, before the rule's failure action is known. */
+interface EntryDraft {
+  readonly reader: FieldReader;
+  readonly explicitAction: FailureAction | undefined;
+  readonly entry: Omit<ImageVerification, 'failureAction' | 'failureActionOverrides'>;
+}
+
+/**
+ * Kyverno's failure action, decided per rule (`EngineResponse.failureActionForRule`): when any
+ * entry sets `failureAction`, the rule takes `Enforce` if one says so, else the first one set, and
+ * the policy's action and overrides do not count; only a rule whose entries set none takes the
+ * policy's `validationFailureAction` and `validationFailureActionOverrides`. Every entry carries
+ * the rule's outcome. `mutateDigest` is checked as Kyverno's policy validation does: against the
+ * last action set by this or an earlier entry, else the policy's.
+ */
+function resolveFailureActions(drafts: readonly EntryDraft[], defaults: PolicyDefaults): ImageVerification[] {
+  const explicit = drafts.flatMap((draft) => (draft.explicitAction ? [draft.explicitAction] : []));
+  const ruleAction = explicit.includes('Enforce') ? 'Enforce' : explicit[0];
+  let validationAction = defaults.action;
+  return drafts.map((draft) => {
+    validationAction = draft.explicitAction ?? validationAction;
+    if (validationAction === 'Audit' && draft.entry.mutateDigest) {
+      draft.reader.problem('mutateDigest', AUDIT_MUTATE_DIGEST_MESSAGE);
+    }
+    return {
+      ...draft.entry,
+      failureAction: ruleAction ?? defaults.action,
+      failureActionOverrides: ruleAction ? [] : defaults.overrides,
+    };
+  });
+}
+
+function readVerifyImages(reader: FieldReader): EntryDraft {
   const path = reader.path;
   const type = reader.string('type', { allowed: ['Cosign', 'SigstoreBundle', 'Notary'] }) ?? 'Cosign';
   if (type === 'Notary') reader.problem('type', `is not supported: Notary verification is ${NOT_YET}`);
@@ -525,11 +563,7 @@ function readVerifyImages(reader: FieldReader, defaults: PolicyDefaults): ImageV
   const skipImageReferences = reader.stringList('skipImageReferences');
 
   const explicitAction = readFailureAction(reader, 'failureAction');
-  const failureAction = explicitAction ?? defaults.action;
   const mutateDigest = reader.boolean('mutateDigest', true);
-  if (failureAction === 'Audit' && mutateDigest) {
-    reader.problem('mutateDigest', "mutateDigest must be set to false for 'Audit' failure action");
-  }
   const verifyDigest = reader.boolean('verifyDigest', true);
   const required = reader.boolean('required', true);
   const useCache = reader.boolean('useCache', true);
@@ -538,27 +572,52 @@ function readVerifyImages(reader: FieldReader, defaults: PolicyDefaults): ImageV
 
   const credentialSecrets = readRegistryCredentials(reader.object('imageRegistryCredentials'));
   const attestorSets = reader.list('attestors').map(readAttestorSet);
-  attestorSets.push(...readLegacyAttestor(reader));
+  const legacy = readLegacyAttestor(reader);
+  attestorSets.push(...legacy);
   const attestations = reader.list('attestations').flatMap(readAttestation);
   reader.rejectUnknown(UNSUPPORTED_VERIFY_FIELDS);
+  requireSomethingVerified(reader, legacy.length > 0 || reader.has('key') || reader.has('issuer'));
 
   return {
-    path: formatPath(path),
-    imageReferences,
-    skipImageReferences,
-    failureAction,
-    // An action set on the entry itself wins over the policy's per-namespace overrides.
-    failureActionOverrides: explicitAction ? [] : defaults.overrides,
-    attestorSets,
-    repository,
-    mutateDigest,
-    verifyDigest,
-    required,
-    useCache,
-    credentialSecrets,
-    type: type === 'SigstoreBundle' ? 'SigstoreBundle' : 'Cosign',
-    attestations,
+    reader,
+    explicitAction,
+    entry: {
+      path: formatPath(path),
+      imageReferences,
+      skipImageReferences,
+      attestorSets,
+      repository,
+      mutateDigest,
+      verifyDigest,
+      required,
+      useCache,
+      credentialSecrets,
+      type: type === 'SigstoreBundle' ? 'SigstoreBundle' : 'Cosign',
+      attestations,
+    },
   };
+}
+
+/**
+ * An entry that lists `attestors: []` or `attestations: []` and nothing else verifies no
+ * signature, yet every image it matched would pass as verified: refused. An entry with neither
+ * field at all stays a Kyverno digest-only entry (`mutateDigest` pins the digest, `verifyDigest`
+ * requires one) and loads.
+ */
+function requireSomethingVerified(reader: FieldReader, hasLegacyAttestor: boolean): void {
+  const length = (name: string) => {
+    const value = reader.raw(name);
+    return Array.isArray(value) ? value.length : value === undefined || value === null ? undefined : 1;
+  };
+  const attestors = length('attestors');
+  const attestations = length('attestations');
+  if (hasLegacyAttestor || (attestors ?? 0) > 0 || (attestations ?? 0) > 0) return;
+  const empty = attestors === 0 ? 'attestors' : attestations === 0 ? 'attestations' : undefined;
+  if (!empty) return;
+  reader.problem(
+    empty,
+    'must not be empty: an entry with no attestors and no attestations verifies no signature, and every image it matches would be admitted as verified; list the keys, certificates or keyless identities that sign the images (or leave both fields out for a digest-only entry)',
+  );
 }
 
 /**
@@ -617,11 +676,22 @@ function readRegistryCredentials(reader: FieldReader | undefined): string[] {
 
 function readAttestorSet(reader: FieldReader): AttestorSet {
   const count = reader.integer('count', { min: 1 });
+  const rawEntries = reader.raw('entries');
   const entries = reader.list('entries', { required: true }).flatMap(readAttestorEntry);
   reader.rejectUnknown();
+  if (Array.isArray(rawEntries) && rawEntries.length === 0) {
+    // Required count 0: the set would pass for every image, signed or not (Kyverno: "An entry is required").
+    reader.problem(
+      'entries',
+      'must not be empty: an attestor set without entries is satisfied by every image, signed or not',
+    );
+  }
   // With no usable entry the entries' own problems say what is wrong.
   if (count !== undefined && entries.length > 0 && count > entries.length) {
-    reader.problem('count', `is ${count} but the set has only ${entries.length} attestors`);
+    reader.problem(
+      'count',
+      `is ${count} but the set has only ${entries.length} attestors: it could never be satisfied`,
+    );
   }
   return { path: formatPath(reader.path), count, entries };
 }
@@ -779,11 +849,17 @@ function readKeylessFields(
     ? { requireSct: true, publicKey: undefined, tsaCertChain: undefined }
     : readCtlog(reader, 'certificate');
   if (!options.rule) reader.rejectUnknown();
-  const anonymous = identity.subject.length + identity.issuer.length + identity.extensions.length === 0;
+  const matchesAnything = (pattern: string | undefined) => pattern !== undefined && /^\*+$/.test(pattern);
+  const anonymous =
+    identity.subject.length + identity.issuer.length + identity.extensions.length === 0 ||
+    (subjectRegExp === undefined &&
+      issuerRegExp === undefined &&
+      extensions.length === 0 &&
+      [subject, issuer].every((pattern) => !pattern || matchesAnything(pattern)));
   if (anonymous && !reader.has('roots')) {
     reader.problem(
       undefined,
-      'needs subject, subjectRegExp, issuer, issuerRegExp or additionalExtensions: without an identity any certificate of the trusted Fulcio CAs would pass (or trust only your own CA with roots)',
+      'needs subject, subjectRegExp, issuer, issuerRegExp or additionalExtensions (a lone * matches every identity): without an identity any certificate of the trusted Fulcio CAs would pass (or trust only your own CA with roots)',
     );
     return undefined;
   }

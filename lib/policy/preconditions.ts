@@ -1,6 +1,6 @@
 import type { AdmissionRequest } from '../admission/types';
 import { ImageReferenceError } from '../oci/errors';
-import { parseImageReference, type ImageReference } from '../oci/reference';
+import { parseImageReference, writtenName, type ImageReference } from '../oci/reference';
 import { extractImageSites } from '../workload/images';
 import { describeError } from '../errors';
 import { evaluateConditions, type ConditionBlock, type ConditionResult } from './conditions';
@@ -22,14 +22,18 @@ export interface ImageInfoVariable {
   readonly referenceWithTag?: string;
 }
 
-/** The `image` / `images` form of a parsed reference; `digest` overrides the reference's own. */
+/**
+ * The `image` / `images` form of a parsed reference; `digest` overrides the reference's own.
+ * Registry and path are Kyverno's, as written (`GHCR.IO`, `library/nginx`), not canonical.
+ */
 export function imageInfoVariable(ref: ImageReference, digest?: string): ImageInfoVariable {
-  const base = `${ref.registry}/${ref.repository}`;
+  const { registry, repository } = writtenName(ref);
+  const base = `${registry}/${repository}`;
   const pinned = digest ?? ref.digest;
   return {
-    registry: ref.registry,
-    path: ref.repository,
-    name: ref.repository.slice(ref.repository.lastIndexOf('/') + 1),
+    registry,
+    path: repository,
+    name: repository.slice(repository.lastIndexOf('/') + 1),
     ...(ref.tag ? { tag: ref.tag } : {}),
     ...(pinned ? { digest: pinned } : {}),
     reference: ref.digest ? `${base}@${ref.digest}` : `${base}:${ref.tag ?? 'latest'}`,
@@ -54,9 +58,11 @@ export function requestVariable(request: AdmissionRequest): Record<string, unkno
 }
 
 /**
- * Kyverno's `images` variable: `containers`, `initContainers`, `ephemeralContainers` (or, with
- * `imageExtractors` for the kind, each extractor's `name`) → container name → image info. Images
- * that are not references are left out.
+ * Kyverno's `images` variable: `containers`, `initContainers`, `ephemeralContainers`, and
+ * `imageVolumes` (volume name → image info, as in Kyverno's proposed `imageVolumes` extractor; so
+ * a condition over `images.*` sees every image the kubelet pulls) — or, with `imageExtractors` for
+ * the kind, each extractor's `name` → container name → image info. Images that are not
+ * references are left out.
  */
 export function imagesVariable(
   request: AdmissionRequest,
@@ -94,12 +100,19 @@ export function preconditionContext(
 }
 
 /**
- * Whether a rule applies to the request after its `preconditions` (always, when it has none). A
- * variable the context cannot resolve makes its condition fail, so the rule is skipped.
+ * Whether a rule applies to the request after its `preconditions` (always, when it has none). As
+ * in Kyverno's preconditions, a variable the context cannot resolve (a missing label or
+ * annotation, say) is the empty string: `NotEquals approved` on an absent label holds and the
+ * rule applies. Should the conditions still fail to evaluate, the rule applies too: a
+ * precondition can only switch a rule off by holding false, never by failing.
  */
 export function preconditionsHold(rule: Rule, request: AdmissionRequest): ConditionResult {
   if (!rule.preconditions) return { passed: true, failed: [] };
-  return evaluateSafely(rule.preconditions, preconditionContext(request, rule));
+  try {
+    return evaluateConditions(rule.preconditions, preconditionContext(request, rule), 'empty');
+  } catch {
+    return { passed: true, failed: [] };
+  }
 }
 
 /**

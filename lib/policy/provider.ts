@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { describeError } from '../errors';
 import type { ParseOptions } from './parse';
 import { parsePolicyFiles, type PolicyProvider, type PolicySet } from './policy-set';
@@ -22,7 +23,22 @@ interface ClusterState {
   checkedAt: number;
   /** Version of the last listing, valid or not, so an unchanged broken upload is not re-parsed. */
   seenVersion: string;
+  /** Characters of policy text the set was parsed from (its size in the cache). */
+  textLength: number;
 }
+
+/**
+ * Most clusters whose policy sets are kept. Cluster names come from the request URL; with cluster
+ * tokens only authenticated clusters get here, without them any name does. An evicted cluster is
+ * loaded again on its next review (and has no last good set to fall back on meanwhile).
+ */
+export const MAX_CACHED_CLUSTERS = 1_000;
+/** Most policy text (UTF-16 bytes) behind the kept policy sets, all clusters together. */
+export const MAX_CACHED_CLUSTER_POLICY_BYTES = 64 * 1024 * 1024;
+/** Most policy object texts kept (to re-read only objects whose etag changed). */
+export const MAX_CACHED_POLICY_TEXTS = 10_000;
+/** Most bytes of kept policy object texts (UTF-16). */
+export const MAX_CACHED_POLICY_TEXT_BYTES = 32 * 1024 * 1024;
 
 /**
  * The policy set of each cluster, loaded on first use and re-checked every `refreshMs`. A
@@ -32,8 +48,17 @@ interface ClusterState {
  * fails closed.
  */
 export class RefreshingPolicyProvider implements PolicyProvider {
-  private readonly texts = new Map<string, { etag: string; text: string }>();
-  private readonly clusters = new Map<string, ClusterState>();
+  private readonly texts = new LRUCache<string, { etag: string; text: string }>({
+    max: MAX_CACHED_POLICY_TEXTS,
+    maxSize: MAX_CACHED_POLICY_TEXT_BYTES,
+    sizeCalculation: ({ etag, text }, key) => 2 * (key.length + etag.length + text.length) + 1,
+  });
+  private readonly clusters = new LRUCache<string, ClusterState>({
+    max: MAX_CACHED_CLUSTERS,
+    maxSize: MAX_CACHED_CLUSTER_POLICY_BYTES,
+    sizeCalculation: (state, id) => 2 * (id.length + state.textLength) + 1,
+  });
+  /** Loads in flight, one per cluster: bounded by the reviews waiting for them. */
   private readonly refreshing = new Map<string, Promise<PolicySet>>();
 
   constructor(
@@ -75,7 +100,8 @@ export class RefreshingPolicyProvider implements PolicyProvider {
       const { policies, problems } = parsePolicyFiles(files, await this.options.parseOptions?.());
       if (problems.length > 0) throw new PolicyLoadError(problems);
       const set: PolicySet = { policies, version };
-      this.clusters.set(id, { set, checkedAt: this.now(), seenVersion: version });
+      const textLength = files.reduce((sum, file) => sum + file.name.length + file.text.length, 0);
+      this.clusters.set(id, { set, checkedAt: this.now(), seenVersion: version, textLength });
       this.options.events?.loaded({ cluster, version, policies: policies.length, objects: objects.length });
       return set;
     } catch (error) {
@@ -90,6 +116,11 @@ export class RefreshingPolicyProvider implements PolicyProvider {
       if (version !== undefined) state.seenVersion = version;
       return state.set;
     }
+  }
+
+  /** Clusters whose policy sets are kept now. */
+  get cachedClusters(): number {
+    return this.clusters.size;
   }
 
   private async text(object: PolicyObject): Promise<string> {

@@ -92,7 +92,12 @@ export interface ImageVerification {
   readonly path: string;
   readonly imageReferences: readonly string[];
   readonly skipImageReferences: readonly string[];
+  /**
+   * The rule's failure action, the same for every entry of a rule (Kyverno decides it per rule):
+   * `Enforce` when any entry sets it, else the first action an entry sets, else the policy's.
+   */
   readonly failureAction: FailureAction;
+  /** The policy's overrides, kept only when no entry of the rule sets `failureAction`. */
   readonly failureActionOverrides: readonly FailureActionOverride[];
   readonly attestorSets: readonly AttestorSet[];
   /** Repository holding signatures instead of the image's own (rule level). */

@@ -24,6 +24,7 @@ import { IN_TOTO_PAYLOAD_TYPE, matchStatementSubject, verifyDsseSignature } from
 import type { SignatureVerdict } from './legacy';
 import { entryKey } from './rekor';
 import { verifyRawSignature } from './signature';
+import { readGenTime, TimestampUnreadableError, withReadableGenTime } from './timestamp';
 import { trustMaterialOf } from './trust-roots';
 
 /** What a bundle must be about: an image digest (OCI referrers), or an artifact's bytes. */
@@ -104,7 +105,9 @@ export function verifySigstoreBundle(
   const content = checkContent(bundle, subject, signer.key, check);
   if (content) return content;
 
-  const verified = verifyWithSigstore(entity, signer.key, check);
+  const readable = withReadableTimestamps(entity, check);
+  if ('stage' in readable) return readable;
+  const verified = verifyWithSigstore(readable, signer.key, check);
   if ('stage' in verified) return verified;
   const times = verified.times;
 
@@ -162,6 +165,33 @@ function checkContent(
     return { stage: Stage.Signature, reason: 'invalid signature' };
   }
   return undefined;
+}
+
+/**
+ * The entity with its RFC 3161 timestamps' genTime read by imagegate (@sigstore/core cannot read
+ * 1, 2 or 4+ fractional digits). A timestamp whose genTime is unreadable fails the bundle when the
+ * policy requires timestamps, and is left out otherwise, like any timestamp that does not verify.
+ */
+function withReadableTimestamps(entity: SignedEntity, check: AttestorCheck): SignedEntity | StageFailure {
+  const timestamps: SignedEntity['timestamps'] = [];
+  for (const timestamp of entity.timestamps) {
+    if (timestamp.$case !== 'timestamp-authority') {
+      timestamps.push(timestamp);
+      continue;
+    }
+    const readable = withReadableGenTime(timestamp.timestamp);
+    try {
+      readGenTime(readable);
+    } catch (error) {
+      if (!(error instanceof TimestampUnreadableError)) throw error;
+      if (check.timestamps.required) {
+        return { stage: Stage.Timestamp, reason: `invalid RFC 3161 timestamp: ${error.message}` };
+      }
+      continue;
+    }
+    timestamps.push({ ...timestamp, timestamp: readable });
+  }
+  return { ...entity, timestamps };
 }
 
 /**

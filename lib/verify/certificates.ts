@@ -1,6 +1,7 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { ASN1Obj, X509Certificate } from '@sigstore/core';
 import { describeError, ImagegateError } from '../errors';
+import { MAX_NAME_CONSTRAINT_CHECKS, rfc5280PathProblem, type PathProblem } from './rfc5280';
 
 export class CertificateParseError extends ImagegateError<'INVALID_CERTIFICATE'> {}
 
@@ -150,16 +151,32 @@ function* buildPaths(
 ): Generator<X509Certificate[]> {
   const last = path[path.length - 1];
   if (!last || --budget.steps < 0) return;
-  if (anchors.some((anchor) => anchor.equals(last))) {
+  if (anchors.some((anchor) => sameCertificate(anchor, last))) {
     yield [...path];
     return;
   }
   if (path.length >= MAX_PATH_LENGTH) return;
   for (const candidate of pool) {
-    if (path.some((certificate) => certificate.equals(candidate))) continue;
+    if (path.some((certificate) => sameCertificate(certificate, candidate))) continue;
     if (!issued(candidate, last)) continue;
     yield* buildPaths([...path, candidate], pool, anchors, budget);
   }
+}
+
+const encodings = new WeakMap<X509Certificate, Buffer>();
+
+/**
+ * `a.equals(b)` with each DER encoded once: @sigstore/core re-encodes both certificates on every
+ * call (about 0.7 ms), and path building compares every candidate with the path and the anchors.
+ */
+function sameCertificate(a: X509Certificate, b: X509Certificate): boolean {
+  if (a === b) return true;
+  const encoded = (certificate: X509Certificate) => {
+    let der = encodings.get(certificate);
+    if (!der) encodings.set(certificate, (der = certificate.root.toDER()));
+    return der;
+  };
+  return encoded(a).equals(encoded(b));
 }
 
 /** True when `issuer` (by name, key identifier and signature) issued `subject`. */
@@ -190,7 +207,39 @@ function checkPath(path: readonly X509Certificate[], usage: string): string | un
       return `${what} is not for ${usage === EKU_CODE_SIGNING ? 'code signing' : usage === EKU_TIME_STAMPING ? 'timestamping' : usage} (extended key usage)`;
     }
   }
-  return undefined;
+  const problem = rfc5280PathProblem(path);
+  return problem && describePathProblem(problem, path);
+}
+
+/** The message for an RFC 5280 problem of `path` (lib/verify/rfc5280.ts). */
+function describePathProblem(problem: PathProblem, path: readonly X509Certificate[]): string {
+  const who = (index: number) => {
+    const certificate = path[index];
+    if (index === 0 || !certificate) return 'the signing certificate';
+    return `${index === path.length - 1 ? 'trusted CA' : 'CA'} ${describeCertificate(certificate)}`;
+  };
+  const ca = (index: number) => {
+    const certificate = path[index];
+    return certificate ? describeCertificate(certificate) : 'an issuer';
+  };
+  switch (problem.kind) {
+    case 'unreadable':
+      return `${who(problem.index)} is unreadable: ${problem.detail}`;
+    case 'unhandled-critical-extension':
+      return `${who(problem.index)} has an unknown critical extension ${problem.oid}`;
+    case 'explicit-policy':
+      return `${who(problem.index)} requires an explicit certificate policy, which imagegate does not check`;
+    case 'name-not-permitted':
+      return `${who(problem.index)} names ${problem.form} "${problem.name}", outside the name constraints of CA ${ca(problem.ca)} (permitted: ${problem.permitted.map((name) => `"${name}"`).join(', ')})`;
+    case 'name-excluded':
+      return `${who(problem.index)} names ${problem.form} "${problem.name}", excluded by the name constraints of CA ${ca(problem.ca)} ("${problem.excluded}")`;
+    case 'unsupported-constraint':
+      return `CA ${ca(problem.ca)} constrains ${problem.form} names in a way imagegate cannot check, and ${who(problem.index)} has one`;
+    case 'malformed-name':
+      return `${who(problem.index)} names a malformed ${problem.form} "${problem.name}" under the name constraints of CA ${ca(problem.ca)}`;
+    case 'too-many-name-checks':
+      return `the chain has more names and name constraints than imagegate checks (at most ${MAX_NAME_CONSTRAINT_CHECKS} comparisons)`;
+  }
 }
 
 /** The extended key usage OIDs, or `undefined` when the certificate has no such extension. */

@@ -1,5 +1,5 @@
-import { RFC3161Timestamp, X509Certificate } from '@sigstore/core';
-import { describeError } from '../errors';
+import { RFC3161Timestamp, X509Certificate, type ASN1Obj } from '@sigstore/core';
+import { describeError, ImagegateError } from '../errors';
 import {
   certificateKey,
   checkPathValidity,
@@ -10,6 +10,72 @@ import {
 
 /** The `dev.sigstore.cosign/rfc3161timestamp` layer annotation: `{"SignedRFC3161Timestamp": "<base64 DER>"}`. */
 export const COSIGN_RFC3161_ANNOTATION = 'dev.sigstore.cosign/rfc3161timestamp';
+
+/** A timestamp whose `genTime` cannot be read: the TSA wrote something that is not a time. */
+export class TimestampUnreadableError extends ImagegateError<'UNREADABLE_TIMESTAMP'> {
+  constructor(genTime: string | undefined, options?: { cause?: unknown }) {
+    super(
+      'UNREADABLE_TIMESTAMP',
+      genTime === undefined
+        ? 'the timestamp has no readable genTime (RFC 3161 TSTInfo)'
+        : `the timestamp's genTime ${JSON.stringify(genTime.slice(0, 40))} is unreadable (expected a GeneralizedTime YYYYMMDDhhmmss[.fraction]Z)`,
+      options,
+    );
+  }
+}
+
+/**
+ * RFC 3161 §2.4.2 genTime: UTC, seconds always, any number of fractional digits (DER drops
+ * trailing zeros, so a millisecond TSA writes 0 to 3 of them). Trailing zeros are accepted too.
+ */
+const GENERALIZED_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d+))?Z$/;
+
+/**
+ * A timestamp's `genTime`, to the millisecond, read by imagegate rather than by @sigstore/core,
+ * whose parser accepts only no fraction or exactly three digits
+ * (docs/upstream/sigstore-core-gentime.md). Throws {@link TimestampUnreadableError}.
+ */
+export function readGenTime(timestamp: RFC3161Timestamp): Date {
+  let field: ASN1Obj | undefined;
+  try {
+    field = timestamp.tstInfo.root.subs[4];
+  } catch (error) {
+    throw new TimestampUnreadableError(undefined, { cause: error });
+  }
+  if (!field?.tag.isGeneralizedTime() || field.subs.length > 0) throw new TimestampUnreadableError(undefined);
+  const text = field.value.toString('latin1');
+  const match = GENERALIZED_TIME.exec(text);
+  if (!match) throw new TimestampUnreadableError(text);
+  const fields = match.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const [year, month, day, hour, minute, second] = fields;
+  const milliseconds = Number((match[7] ?? '').padEnd(3, '0').slice(0, 3));
+  const time = new Date(Date.UTC(year, month - 1, day, hour, minute, second, milliseconds));
+  // Date.UTC rolls 2026-02-30 over to March 2: a field out of range is not a time.
+  const read = [
+    time.getUTCFullYear(),
+    time.getUTCMonth() + 1,
+    time.getUTCDate(),
+    time.getUTCHours(),
+    time.getUTCMinutes(),
+    time.getUTCSeconds(),
+  ];
+  if (read.some((value, index) => value !== fields[index])) throw new TimestampUnreadableError(text);
+  return time;
+}
+
+/** @sigstore/core's timestamp with {@link readGenTime} as its `signingTime`, for code that reads it (@sigstore/verify). */
+class ReadableGenTimeTimestamp extends RFC3161Timestamp {
+  override get signingTime(): Date {
+    return readGenTime(this);
+  }
+}
+
+/** `timestamp`, reading its genTime with {@link readGenTime}; same token, same bytes, same checks otherwise. */
+export function withReadableGenTime(timestamp: RFC3161Timestamp): RFC3161Timestamp {
+  return timestamp instanceof ReadableGenTimeTimestamp
+    ? timestamp
+    : new ReadableGenTimeTimestamp(timestamp.root);
+}
 
 /**
  * A timestamp authority: its signing certificate first, then the chain up to its root. A chain
@@ -33,10 +99,13 @@ export function parseTimestampAnnotation(annotation: string): RFC3161Timestamp |
     if (typeof value?.SignedRFC3161Timestamp !== 'string') {
       return 'the RFC 3161 timestamp annotation has no SignedRFC3161Timestamp';
     }
-    const timestamp = RFC3161Timestamp.parse(Buffer.from(value.SignedRFC3161Timestamp, 'base64'));
-    void timestamp.signingTime;
+    const timestamp = withReadableGenTime(
+      RFC3161Timestamp.parse(Buffer.from(value.SignedRFC3161Timestamp, 'base64')),
+    );
+    readGenTime(timestamp);
     return timestamp;
   } catch (error) {
+    if (error instanceof TimestampUnreadableError) return error.message;
     return `the RFC 3161 timestamp is unreadable: ${describeError(error)}`;
   }
 }
@@ -55,7 +124,7 @@ export function verifyTimestamp(
 ): TimestampResult {
   let time: Date;
   try {
-    time = timestamp.signingTime;
+    time = readGenTime(timestamp);
   } catch (error) {
     return { ok: false, reason: `invalid RFC 3161 timestamp: ${describeError(error)}` };
   }

@@ -1,17 +1,27 @@
 import { escapePointerSegment } from '../patch/pointer';
 
-/** Where a container image sits in a resource. */
+/** Where an image the kubelet pulls sits in a resource: a container's, or an image volume's. */
 export interface ImageSite {
   /** The image as written in the resource. */
   readonly image: string;
-  /** RFC 6901 pointer to the image field, e.g. `/spec/template/spec/containers/0/image`. */
+  /**
+   * RFC 6901 pointer to the image field, e.g. `/spec/template/spec/containers/0/image` or
+   * `/spec/volumes/0/image/reference`.
+   */
   readonly pointer: string;
+  /** The container's name; for an image volume, the volume's name (what `volumeMounts[].name` refers to). */
   readonly containerName: string;
-  /** The pod spec list the image is in, or `custom` when an image extractor found it. */
-  readonly field: ContainerField | 'custom';
+  /**
+   * The pod spec list the image is in (`imageVolumes` for `volumes[].image.reference`, the name
+   * Kyverno's proposed built-in extractor uses), or `custom` when an image extractor found it.
+   */
+  readonly field: ContainerField | typeof IMAGE_VOLUMES | 'custom';
 }
 
 export type ContainerField = 'initContainers' | 'containers' | 'ephemeralContainers';
+
+/** The {@link ImageSite.field} of an image volume (`spec.volumes[].image.reference`, KEP-4639). */
+export const IMAGE_VOLUMES = 'imageVolumes';
 
 /** Where images sit in a custom resource (Kyverno's `imageExtractors` entry). */
 export interface ImageLocator {
@@ -35,9 +45,10 @@ const POD_SPEC_PATHS: Readonly<Record<string, readonly string[]>> = {
 };
 
 /**
- * Every container image of a resource with its JSON pointer: through `locators` when given (a
- * rule's `imageExtractors` for this kind), else the pod spec of a Pod or pod controller in the
- * order init, regular, ephemeral. Entries without a string image are left out.
+ * Every image of a resource with its JSON pointer: through `locators` when given (a rule's
+ * `imageExtractors` for this kind), else the pod spec of a Pod or pod controller in the order
+ * init, regular and ephemeral containers, then image volumes (`volumes[].image.reference`).
+ * Entries without a string image are left out.
  */
 export function extractImageSites(
   kind: string,
@@ -63,6 +74,20 @@ export function extractImageSites(
         pointer: `/${[...path, field, String(index), 'image'].join('/')}`,
         containerName: typeof name === 'string' ? name : '',
         field,
+      });
+    });
+  }
+  const volumes = (podSpec as Record<string, unknown>).volumes;
+  if (Array.isArray(volumes)) {
+    volumes.forEach((volume: unknown, index) => {
+      const { image, name } = (volume ?? {}) as { image?: unknown; name?: unknown };
+      const reference = (image as { reference?: unknown } | null | undefined)?.reference;
+      if (typeof reference !== 'string') return;
+      sites.push({
+        image: reference,
+        pointer: `/${[...path, 'volumes', String(index), 'image', 'reference'].join('/')}`,
+        containerName: typeof name === 'string' ? name : '',
+        field: IMAGE_VOLUMES,
       });
     });
   }

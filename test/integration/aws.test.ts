@@ -7,7 +7,7 @@ import http from 'node:http';
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { readConfig } from '../../lib/config';
-import { EcrCredentials } from '../../lib/aws/ecr';
+import { ECR_CACHE_LIMITS, EcrCredentials } from '../../lib/aws/ecr';
 import { createRuntime } from '../../lib/runtime';
 import { answerAdmissionReview } from '../../lib/webhook';
 import { UndiciTransport, type RegistryTransport } from '../../lib/oci/transport';
@@ -339,6 +339,27 @@ describe('ECR', () => {
     );
     expect(awsJson.calls('ecr.GetAuthorizationToken') - before).toBe(1);
     expect(await ecr.lookup('ghcr.io')).toBeUndefined();
+  });
+
+  test('regions named by image references keep at most ECR_CACHE_LIMITS.regions clients', async () => {
+    const made: string[] = [];
+    const ecr = new EcrCredentials((region) => {
+      made.push(region);
+      return new ECRClient({ region, endpoint: awsJson.url, maxAttempts: 1 });
+    });
+    const regions = Array.from({ length: ECR_CACHE_LIMITS.regions + 10 }, (_, i) => `xx-test-${i}`);
+    const host = (region: string | undefined) => `${account}.dkr.ecr.${region ?? ''}.amazonaws.com`;
+    for (const region of regions) await ecr.lookup(host(region));
+    expect(made).toHaveLength(regions.length);
+
+    // A refused token is fetched again: the oldest region's client was dropped, so a new one is made…
+    ecr.invalidate(host(regions[0]));
+    await ecr.lookup(host(regions[0]));
+    expect(made).toHaveLength(regions.length + 1);
+    // …while the newest region's client was kept.
+    ecr.invalidate(host(regions.at(-1)));
+    await ecr.lookup(host(regions.at(-1)));
+    expect(made).toHaveLength(regions.length + 1);
   });
 
   test('an ECR image is verified with the role’s token, fetched once for many reviews', async () => {

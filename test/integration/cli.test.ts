@@ -180,7 +180,7 @@ describe('imagegate policy lint', () => {
     expect(result.code).toBe(1);
     expect(result.stdout.trim().split('\n')).toEqual([
       expect.stringMatching(
-        /audit\.yaml:\d+ spec\.rules\[0\]\.verifyImages\[0\]\.mutateDigest: mutateDigest must be set to false for 'Audit' failure action$/,
+        /audit\.yaml:\d+ spec\.rules\[0\]\.verifyImages\[0\]\.mutateDigest: mutateDigest must be set to false for ‘Audit’ failure action$/,
       ),
     ]);
   });

@@ -69,7 +69,7 @@ describe.each<PolicySyntax>(['current', 'original'])('the sample policy in the %
       spec: { containers: { image: string }[] };
     };
     expect(patched.spec.containers[0]?.image).toBe(pinned);
-    expect(patched.metadata.annotations['imagegate.io/policy-set']).toMatch(/^[0-9a-f]{16}$/);
+    expect(patched.metadata.annotations['imagegate.io/policy-set']).toMatch(/^[0-9a-f]{16}\.[0-9a-f]{32}$/);
   });
 
   test('denies the unsigned image: signature not found', async () => {

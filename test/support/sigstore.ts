@@ -293,7 +293,28 @@ export interface TestSigstore {
   /** The trusted_root.json of this instance. */
   trustedRoot(): Record<string, unknown>;
   /** An RFC 3161 TimeStampResp (DER) over `data`, by this instance's TSA, at the current time. */
-  timestamp(data: Buffer): Buffer;
+  timestamp(data: Buffer, options?: TimestampOptions): Buffer;
+}
+
+/** How the test TSA (`openssl ts -reply`) writes genTime. */
+export interface TimestampOptions {
+  /**
+   * Exactly this many fractional-second digits in genTime (1–6): openssl is asked for that
+   * precision (`clock_precision_digits`), again until the time has no trailing zero to drop.
+   */
+  readonly fractionDigits?: number;
+  /** Rewrites the genTime text in the response bytes (same length; the signature then fails). */
+  readonly rewriteGenTime?: (genTime: string) => string;
+}
+
+/** The genTime text of a TimeStampResp: its only GeneralizedTime (the test certificates use UTCTime). */
+export function timestampGenTime(response: Buffer): string {
+  for (let at = response.indexOf(0x18); at >= 0; at = response.indexOf(0x18, at + 1)) {
+    const length = response[at + 1] ?? 0;
+    const text = response.subarray(at + 2, at + 2 + length).toString('latin1');
+    if (length >= 15 && length <= 32 && /^[\x20-\x7e]+Z$/.test(text)) return text;
+  }
+  throw new Error('no genTime in the timestamp response');
 }
 
 const EPOCH = new Date('2020-01-01T00:00:00Z');
@@ -418,7 +439,28 @@ export function createTestSigstore(label = 'imagegate-test'): TestSigstore {
     tsa: { ca: tsaCa, leafPem: toPem(tsaLeafDer), leafKey: tsaKey.privateKey, leafDer: tsaLeafDer },
     issue,
     trustedRoot,
-    timestamp: (data) => openSslTimestamp(data, toPem(tsaLeafDer), tsaKey.privateKey, tsaCa.chainPem),
+    timestamp: (data, options = {}) => {
+      const make = () =>
+        openSslTimestamp(data, toPem(tsaLeafDer), tsaKey.privateKey, tsaCa.chainPem, options);
+      let response = make();
+      // A time whose last digit is 0 is written shorter; about one in ten. Ask again.
+      for (let attempt = 0; options.fractionDigits && attempt < 50; attempt++) {
+        const fraction = /\.([0-9]+)Z$/.exec(timestampGenTime(response))?.[1] ?? '';
+        if (fraction.length === options.fractionDigits) break;
+        response = make();
+      }
+      const { rewriteGenTime } = options;
+      if (!rewriteGenTime) return response;
+      const genTime = timestampGenTime(response);
+      const rewritten = rewriteGenTime(genTime);
+      if (rewritten.length !== genTime.length) throw new Error('rewriteGenTime must keep the length');
+      const at = response.indexOf(Buffer.from(genTime, 'latin1'));
+      return Buffer.concat([
+        response.subarray(0, at),
+        Buffer.from(rewritten, 'latin1'),
+        response.subarray(at + genTime.length),
+      ]);
+    },
   };
 }
 
@@ -457,7 +499,13 @@ function signedCertificateTimestamps(log: TestLog, issuerKey: KeyObject, tbs: Bu
 }
 
 /** `openssl ts -query` + `-reply`: a TimeStampResp over sha256(data) that embeds the TSA certificate. */
-function openSslTimestamp(data: Buffer, leafPem: string, key: KeyObject, chainPem: string): Buffer {
+function openSslTimestamp(
+  data: Buffer,
+  leafPem: string,
+  key: KeyObject,
+  chainPem: string,
+  options: TimestampOptions = {},
+): Buffer {
   const dir = mkdtempSync(join(tmpdir(), 'imagegate-tsa-'));
   try {
     const file = (name: string, content: string | Buffer) => {
@@ -483,6 +531,7 @@ function openSslTimestamp(data: Buffer, leafPem: string, key: KeyObject, chainPe
         'ess_cert_id_alg = sha256',
         'ess_cert_id_chain = no',
         'crypto_device = builtin',
+        ...(options.fractionDigits ? [`clock_precision_digits = ${options.fractionDigits}`] : []),
         '',
       ].join('\n'),
     );
@@ -589,6 +638,8 @@ export interface LegacySignOptions extends LogEntryOptions {
   readonly rekor?: 'valid' | 'none' | 'tampered' | 'foreign';
   /** Add an RFC 3161 timestamp over the signature. */
   readonly timestamp?: boolean;
+  /** How the TSA writes that timestamp's genTime. */
+  readonly timestampOptions?: TimestampOptions;
   /** Sign with a key instead of the certificate (no certificate annotations). */
   readonly key?: { readonly privateKey: KeyObject; readonly publicKeyPem: string };
 }
@@ -621,7 +672,9 @@ export function legacyAnnotations(
   }
   if (options.timestamp) {
     annotations[ANNOTATIONS.timestamp] = JSON.stringify({
-      SignedRFC3161Timestamp: sigstore.timestamp(Buffer.from(signature, 'base64')).toString('base64'),
+      SignedRFC3161Timestamp: sigstore
+        .timestamp(Buffer.from(signature, 'base64'), options.timestampOptions)
+        .toString('base64'),
     });
   }
   return annotations;
@@ -673,6 +726,8 @@ export interface BundleOptions extends LogEntryOptions {
   readonly annotations?: Record<string, string>;
   /** Add an RFC 3161 timestamp over the signature. */
   readonly timestamp?: boolean;
+  /** How the TSA writes that timestamp's genTime. */
+  readonly timestampOptions?: TimestampOptions;
   /** Sign with a key (bundle `publicKey` material) instead of the certificate. */
   readonly key?: { readonly privateKey: KeyObject; readonly publicKeyPem: string };
 }
@@ -766,7 +821,11 @@ export function signBundle(
   if (options.timestamp) {
     material.timestampVerificationData = {
       rfc3161Timestamps: [
-        { signedTimestamp: sigstore.timestamp(Buffer.from(signature, 'base64')).toString('base64') },
+        {
+          signedTimestamp: sigstore
+            .timestamp(Buffer.from(signature, 'base64'), options.timestampOptions)
+            .toString('base64'),
+        },
       ],
     };
   }

@@ -533,7 +533,7 @@ describe('reviewAdmission', () => {
 
       expect(decision.allowed).toBe(true);
       expect(decision.warnings).toEqual([
-        `policy check-image.check-image: image ${KYVERNO_IMAGE}:dev-1 skipped by skipImageReferences`,
+        `policy check-image.check-image: skipping image reference image ${KYVERNO_IMAGE}:dev-1, policy check-image ruleName check-image`,
       ]);
       expect(imageOps(decision)).toEqual([]);
       expect(source.resolved).toEqual([]);

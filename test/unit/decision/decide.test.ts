@@ -243,14 +243,16 @@ describe('decide: allowed with warnings', () => {
 
   test('a skipped image is a warning', () => {
     const decision = decide(unsignedPod, [
-      skipped('image docker.io/nginx:latest skipped by skipImageReferences'),
+      skipped(
+        'skipping image reference image docker.io/nginx:latest, policy check-image ruleName check-image',
+      ),
     ]);
 
     expect(decision).toEqual({
       allowed: true,
       message: undefined,
       warnings: [
-        'policy check-image.check-image: image docker.io/nginx:latest skipped by skipImageReferences',
+        'policy check-image.check-image: skipping image reference image docker.io/nginx:latest, policy check-image ruleName check-image',
       ],
       patch: [],
     });

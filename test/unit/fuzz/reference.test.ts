@@ -2,11 +2,14 @@
 import fc from 'fast-check';
 import { ImageReferenceError } from '../../../lib/oci/errors';
 import {
+  canonicalReference,
   formatReference,
+  namesRegistry,
   parseImageReference,
   pinnedReference,
   type ImageReference,
 } from '../../../lib/oci/reference';
+import { imageSpellings } from '../../../lib/policy/image-patterns';
 import { fuzzParameters, FUZZ_RUNS, mutated, withinTime } from './fuzz';
 
 const hex = (length: number) =>
@@ -101,6 +104,23 @@ test(`parseImageReference: ${FUZZ_RUNS} inputs, no other exception, stable round
       expect(same(parseImageReference(formatReference(ref)), ref)).toBe(true);
       const pinned = parseImageReference(pinnedReference(ref, `sha256:${'0'.repeat(64)}`));
       expect([pinned.registry, pinned.repository]).toEqual([ref.registry, ref.repository]);
+      expect(pinned.written).toEqual(ref.written);
+      // The canonical form is a fixed point, and every spelling matched names the same image.
+      // (A single-label host written in upper case, `JVZ/c`, is canonically `jvz`: its spellings
+      // are host-qualified names for matching, which as reference text would name Docker Hub.)
+      if (!namesRegistry(ref.registry)) return;
+      const canonical = parseImageReference(canonicalReference(ref));
+      expect(same(canonical, ref)).toBe(true);
+      expect(canonical.written).toEqual({ registry: ref.registry, repository: ref.repository });
+      for (const spelling of imageSpellings(ref)) {
+        const again = parseImageReference(spelling);
+        // `repo:tag` of a `repo:tag@digest` is the one spelling that leaves the digest out.
+        expect([again.registry, again.repository, again.digest ?? again.tag]).toEqual([
+          ref.registry,
+          ref.repository,
+          spelling.includes('@') ? ref.digest : ref.tag,
+        ]);
+      }
     }),
     fuzzParameters(0x5eed_0001),
   );

@@ -4,6 +4,7 @@
  * reworded message in lib/oci or lib/admission fails here instead of silently becoming `other`.
  */
 import { reviewAdmissionInDetail } from '../../../lib/admission/review';
+import { IMAGE_BYTE_BUDGET, ResourceLimitError, REVIEW_BYTE_BUDGET } from '../../../lib/oci/byte-budget';
 import { RegistryImageSource } from '../../../lib/oci/image-source';
 import { RegistryClient } from '../../../lib/oci/registry';
 import type { RegistryTransport, TransportRequest, TransportResponse } from '../../../lib/oci/transport';
@@ -122,6 +123,8 @@ describe('registryErrorClass, from what the registry client reports', () => {
     [`registry ${REGISTRY} unreachable (ECONNREFUSED)`, 'unreachable'],
     [`registry ${REGISTRY} redirected too many times`, 'http_4xx'],
     ['something nobody expected', 'other'],
+    [new ResourceLimitError('IMAGE_BYTE_BUDGET_EXCEEDED', REGISTRY, IMAGE_BYTE_BUDGET).message, 'content'],
+    [new ResourceLimitError('REVIEW_BYTE_BUDGET_EXCEEDED', REGISTRY, REVIEW_BYTE_BUDGET).message, 'content'],
   ])('error %s', (reason, expected) => {
     expect(
       registryErrorClass(

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { selectRules } from '../../../lib/policy/match';
-import { parsePolicyText, POD_CONTROLLERS } from '../../../lib/policy/parse';
+import { AUDIT_MUTATE_DIGEST_MESSAGE, parsePolicyText, POD_CONTROLLERS } from '../../../lib/policy/parse';
 import { parsePolicyFiles } from '../../../lib/policy/policy-set';
 import { formatProblem, PolicyLoadError, type PolicyProblem } from '../../../lib/policy/problems';
 import type { AttestorSet, KeyAttestor, Policy } from '../../../lib/policy/types';
@@ -424,7 +424,7 @@ describe('parsePolicyText: failure actions and digests', () => {
         source: 'policy.yaml',
         line: expect.any(Number) as number,
         path: 'spec.rules[0].verifyImages[0].mutateDigest',
-        message: "mutateDigest must be set to false for 'Audit' failure action",
+        message: AUDIT_MUTATE_DIGEST_MESSAGE,
       },
     ]);
   });
@@ -432,7 +432,7 @@ describe('parsePolicyText: failure actions and digests', () => {
   test('Audit is the default action, so an entry without one needs mutateDigest: false', () => {
     const noAction = policyYaml({ entry: ['key: |-', indent(KYVERNO_SAMPLE_KEY, 2)] });
     expect(parseProblems(noAction).problems.map((problem) => problem.message)).toEqual([
-      "mutateDigest must be set to false for 'Audit' failure action",
+      AUDIT_MUTATE_DIGEST_MESSAGE,
     ]);
 
     const audited = policyYaml({ entry: ['mutateDigest: false', 'key: |-', indent(KYVERNO_SAMPLE_KEY, 2)] });
@@ -561,7 +561,7 @@ describe('parsePolicyText: keys and attestor sets', () => {
     const { problems } = parseProblems(policyYaml({ entry: keysEntry([keyA, keyB].join('\n'), 3) }));
 
     expect(problems.map((problem) => `${problem.path}: ${problem.message}`)).toEqual([
-      'spec.rules[0].verifyImages[0].attestors[0].count: is 3 but the set has only 2 attestors',
+      'spec.rules[0].verifyImages[0].attestors[0].count: is 3 but the set has only 2 attestors: it could never be satisfied',
     ]);
   });
 

@@ -65,7 +65,7 @@ describe('keyless', () => {
     expect(
       problemsOf(attestors(['- keyless:', '    rekor:', '      url: https://rekor.sigstore.dev'])),
     ).toEqual([
-      `${ENTRY}.keyless: needs subject, subjectRegExp, issuer, issuerRegExp or additionalExtensions: without an identity any certificate of the trusted Fulcio CAs would pass (or trust only your own CA with roots)`,
+      `${ENTRY}.keyless: needs subject, subjectRegExp, issuer, issuerRegExp or additionalExtensions (a lone * matches every identity): without an identity any certificate of the trusted Fulcio CAs would pass (or trust only your own CA with roots)`,
     ]);
     const withRoots = attestorFrom([
       '- keyless:',

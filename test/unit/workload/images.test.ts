@@ -1,4 +1,4 @@
-import { extractImageSites } from '../../../lib/workload/images';
+import { extractImageSites, IMAGE_VOLUMES } from '../../../lib/workload/images';
 
 const podSpec = {
   initContainers: [{ name: 'init', image: 'busybox:1.36' }],
@@ -7,6 +7,11 @@ const podSpec = {
     { name: 'sidecar', image: 'nginx' },
   ],
   ephemeralContainers: [{ name: 'debugger', image: 'ghcr.io/org/debug:1' }],
+};
+
+const podSpecWithVolume = {
+  containers: [{ name: 'app', image: 'nginx' }],
+  volumes: [{ name: 'model', image: { reference: 'ghcr.io/acme/model:v1' } }],
 };
 
 describe('extractImageSites', () => {
@@ -59,6 +64,75 @@ describe('extractImageSites', () => {
       ['/spec/jobTemplate/spec/template/spec/containers/1/image', 'nginx'],
       ['/spec/jobTemplate/spec/template/spec/ephemeralContainers/0/image', 'ghcr.io/org/debug:1'],
     ]);
+  });
+
+  test('image volumes come after the containers, named by the volume, at their reference', () => {
+    const sites = extractImageSites('Pod', {
+      spec: {
+        containers: [{ name: 'app', image: 'nginx' }],
+        volumes: [
+          { name: 'scratch', emptyDir: {} },
+          { name: 'model', image: { reference: 'ghcr.io/acme/model:v1', pullPolicy: 'IfNotPresent' } },
+        ],
+      },
+    });
+
+    expect(sites).toEqual([
+      { image: 'nginx', pointer: '/spec/containers/0/image', containerName: 'app', field: 'containers' },
+      {
+        image: 'ghcr.io/acme/model:v1',
+        pointer: '/spec/volumes/1/image/reference',
+        containerName: 'model',
+        field: IMAGE_VOLUMES,
+      },
+    ]);
+  });
+
+  test.each([
+    [
+      'Deployment',
+      { spec: { template: { spec: podSpecWithVolume } } },
+      '/spec/template/spec/volumes/0/image/reference',
+    ],
+    [
+      'Job',
+      { spec: { template: { spec: podSpecWithVolume } } },
+      '/spec/template/spec/volumes/0/image/reference',
+    ],
+    [
+      'CronJob',
+      { spec: { jobTemplate: { spec: { template: { spec: podSpecWithVolume } } } } },
+      '/spec/jobTemplate/spec/template/spec/volumes/0/image/reference',
+    ],
+  ])('a %s: image volumes of its pod template', (kind, object, pointer) => {
+    expect(extractImageSites(kind, object).filter((site) => site.field === IMAGE_VOLUMES)).toEqual([
+      { image: 'ghcr.io/acme/model:v1', pointer, containerName: 'model', field: IMAGE_VOLUMES },
+    ]);
+  });
+
+  test.each([
+    ['no image', { name: 'config', configMap: { name: 'app' } }],
+    ['an image without a reference', { name: 'empty', image: { pullPolicy: 'Always' } }],
+    ['a reference that is not a string', { name: 'numeric', image: { reference: 42 } }],
+    ['an image that is not an object', { name: 'text', image: 'nginx' }],
+    ['a null volume', null],
+  ])('a volume with %s is left out', (_name, volume) => {
+    expect(extractImageSites('Pod', { spec: { volumes: [volume] } })).toEqual([]);
+  });
+
+  test('volumes that are not a list have no images', () => {
+    expect(
+      extractImageSites('Pod', { spec: { volumes: { model: { image: { reference: 'nginx' } } } } }),
+    ).toEqual([]);
+  });
+
+  test('custom image extractors replace the built-in paths, image volumes included', () => {
+    const object = { spec: podSpecWithVolume };
+    const sites = extractImageSites('Pod', object, [
+      { path: '/spec/containers/*', value: 'image', key: 'name' },
+    ]);
+
+    expect(sites.map((site) => site.pointer)).toEqual(['/spec/containers/0/image']);
   });
 
   test('an unknown kind has no images', () => {

@@ -1,0 +1,61 @@
+/**
+ * `imageReferences` and `skipImageReferences` matched as the kubelet pulls images: an image
+ * matches a pattern when any spelling of the same image does (see docs/policies.md, "How image
+ * references are matched", and ADR 11).
+ */
+import {
+  canonicalRegistry,
+  DEFAULT_REGISTRY,
+  namesRegistry,
+  writtenName,
+  type ImageReference,
+} from '../oci/reference';
+import { wildcardMatch } from './wildcard';
+
+/**
+ * Every spelling of `ref` that names the image the kubelet pulls for it:
+ * - the name as written (Kyverno's `ImageInfo`), the canonical name (host lower case, default
+ *   port dropped, Docker Hub aliases folded), and for an official Docker Hub image both
+ *   `docker.io/x` and `docker.io/library/x`;
+ * - each with `:tag`, or `@digest`; with both a tag and a digest (the kubelet pulls the digest),
+ *   with `@digest`, `:tag@digest` and `:tag`.
+ */
+export function imageSpellings(ref: ImageReference): string[] {
+  const written = writtenName(ref);
+  const names = new Set([`${written.registry}/${written.repository}`, `${ref.registry}/${ref.repository}`]);
+  if (ref.registry === DEFAULT_REGISTRY && !ref.repository.includes('/')) {
+    names.add(`${DEFAULT_REGISTRY}/library/${ref.repository}`);
+  }
+  const versions = ref.digest
+    ? [`@${ref.digest}`, ...(ref.tag ? [`:${ref.tag}@${ref.digest}`, `:${ref.tag}`] : [])]
+    : [`:${ref.tag ?? 'latest'}`];
+  return [...names].flatMap((name) => versions.map((version) => name + version));
+}
+
+/**
+ * The pattern as written and with its registry canonicalised: a literal first component that
+ * names a registry (as in a reference) is written as {@link canonicalRegistry} writes hosts
+ * (`GHCR.IO:443/*` -> `ghcr.io/*`, `index.docker.io/*` -> `docker.io/*`); one with wildcards is
+ * lower-cased (it can only match a host and repository components, which are lower case).
+ */
+export function patternForms(pattern: string): string[] {
+  const slash = pattern.indexOf('/');
+  if (slash === -1) return [pattern];
+  const first = pattern.slice(0, slash);
+  const host = /[*?]/.test(first)
+    ? first.toLowerCase()
+    : namesRegistry(first)
+      ? (canonicalRegistry(first) ?? first.toLowerCase())
+      : first;
+  const canonical = host + pattern.slice(slash);
+  return canonical === pattern ? [pattern] : [pattern, canonical];
+}
+
+/** True when any of `patterns` matches any spelling of `ref` ({@link imageSpellings}). */
+export function imageMatchesAny(patterns: readonly string[], ref: ImageReference): boolean {
+  if (patterns.length === 0) return false;
+  const spellings = imageSpellings(ref);
+  return patterns.some((pattern) =>
+    patternForms(pattern).some((form) => spellings.some((spelling) => wildcardMatch(form, spelling))),
+  );
+}

@@ -1,0 +1,175 @@
+/**
+ * Issue 11, parts 1 and 5, in the review: images are matched as the kubelet pulls them, and a
+ * reference that cannot be read is a failed check under every rule that applies (fail closed).
+ */
+import { reviewAdmissionInDetail, type ImageSource } from '../../../lib/admission/review';
+import type { SignatureLayer, SignatureLocation } from '../../../lib/oci/cosign';
+import { RegistryContentError } from '../../../lib/oci/errors';
+import { canonicalReference, MAX_REFERENCE_LENGTH, type ImageReference } from '../../../lib/oci/reference';
+import { generateKeyPair, simpleSigningPayload } from '../../support/cosign-signer';
+import {
+  DIGEST_A,
+  matchAny,
+  podRequest,
+  policyDocument,
+  policySet,
+  rule,
+  verifyImagesEntry,
+} from '../builders';
+import { signedLayer } from '../verify/signing';
+
+const signer = generateKeyPair('ecdsa-p256');
+const IMAGE = 'quay.io/acme/app';
+
+/** One signed image, `quay.io/acme/app:v1` -> DIGEST_A, looked up by its canonical spelling. */
+class CanonicalSource implements ImageSource {
+  readonly resolved: string[] = [];
+  readonly fetched: string[] = [];
+
+  resolveDigest(ref: ImageReference): Promise<string> {
+    const image = canonicalReference(ref);
+    this.resolved.push(image);
+    return image === `${IMAGE}:v1`
+      ? Promise.resolve(DIGEST_A)
+      : Promise.reject(new RegistryContentError('NOT_FOUND', ref.registry, `image not found: ${image}`));
+  }
+
+  cosignSignatures(location: SignatureLocation, digest: string): Promise<SignatureLayer[]> {
+    const key = `${location.registry}/${location.repository}@${digest}`;
+    this.fetched.push(key);
+    return Promise.resolve(
+      key === `${IMAGE}@${DIGEST_A}` ? [signedLayer(simpleSigningPayload(IMAGE, DIGEST_A), signer)] : [],
+    );
+  }
+}
+
+/** Two policies, each with one rule whose entry names only `quay.io/acme/app:*`. */
+const twoPolicies = (entry: Record<string, unknown> = {}) =>
+  policySet(
+    ...['first', 'second'].map((name) =>
+      policyDocument({
+        name,
+        rules: [
+          rule(`${name}-rule`, matchAny({ kinds: ['Pod'] }), [
+            verifyImagesEntry([`${IMAGE}:*`], signer.publicKeyPem, entry),
+          ]),
+        ],
+      }),
+    ),
+  );
+
+describe('spellings of the same image are checked and pinned like the canonical one', () => {
+  test.each(['QUAY.IO/acme/app:v1', 'Quay.Io:443/acme/app:v1', 'quay.io:0443/acme/app:v1'])(
+    '%s is verified, pinned in its own spelling',
+    async (image) => {
+      const source = new CanonicalSource();
+
+      const { decision, results } = await reviewAdmissionInDetail(
+        podRequest('app', [image]),
+        twoPolicies(),
+        source,
+      );
+
+      expect(results.map((result) => [result.status, result.image])).toEqual([
+        ['pass', image],
+        ['pass', image],
+      ]);
+      expect(decision.allowed).toBe(true);
+      expect(decision.patch.filter((op) => op.path.endsWith('/image'))).toEqual([
+        { op: 'replace', path: '/spec/containers/0/image', value: `${image}@${DIGEST_A}` },
+      ]);
+      expect(source.fetched).toContain(`${IMAGE}@${DIGEST_A}`);
+    },
+  );
+
+  test('a tag and a digest are matched by a tag pattern and verified by the digest', async () => {
+    const source = new CanonicalSource();
+    const image = `${IMAGE}:v1@${DIGEST_A}`;
+
+    const { decision, results } = await reviewAdmissionInDetail(
+      podRequest('app', [image]),
+      twoPolicies(),
+      source,
+    );
+
+    expect(results.map((result) => result.status)).toEqual(['pass', 'pass']);
+    expect(results[0]?.message).toBe(`verified image signatures for ${IMAGE}@${DIGEST_A}`);
+    expect(decision.allowed).toBe(true);
+    expect(source.resolved).toEqual([]);
+  });
+
+  test('an unsigned digest behind a tag pattern is denied', async () => {
+    const other = `sha256:${'c'.repeat(64)}`;
+    const { decision, results } = await reviewAdmissionInDetail(
+      podRequest('app', [`${IMAGE}:v1@${other}`]),
+      twoPolicies(),
+      new CanonicalSource(),
+    );
+
+    expect(results.map((result) => [result.status, result.message])).toEqual([
+      ['fail', `image verification failed for ${IMAGE}@${other}: signature not found`],
+      ['fail', `image verification failed for ${IMAGE}@${other}: signature not found`],
+    ]);
+    expect(decision.allowed).toBe(false);
+  });
+});
+
+describe('a reference that cannot be read fails every entry of every rule that applies', () => {
+  test('an invalid reference no pattern names is a failed check, without a registry call', async () => {
+    const source = new CanonicalSource();
+    const image = 'QUAY.IO/Acme/App:v1';
+
+    const { decision, results } = await reviewAdmissionInDetail(
+      podRequest('app', [image]),
+      twoPolicies(),
+      source,
+    );
+
+    const reason = `invalid image reference ${JSON.stringify(image)}: invalid repository component "Acme"`;
+    expect(results.map((result) => [result.binding.policy.name, result.status, result.message])).toEqual([
+      ['first', 'fail', `image verification failed for ${image}: ${reason}`],
+      ['second', 'fail', `image verification failed for ${image}: ${reason}`],
+    ]);
+    expect(decision.allowed).toBe(false);
+    expect(source.resolved).toEqual([]);
+    expect(source.fetched).toEqual([]);
+  });
+
+  test('skipImageReferences does not skip it', async () => {
+    const { results } = await reviewAdmissionInDetail(
+      podRequest('app', ['bad_host.example/acme/app']),
+      twoPolicies({ skipImageReferences: ['*'] }),
+      new CanonicalSource(),
+    );
+
+    expect(results.map((result) => result.status)).toEqual(['fail', 'fail']);
+  });
+
+  test('a 600 kB image string fails as too long, and the denial quotes only its start', async () => {
+    const image = `${'1.dkr.ecr.'.repeat(60_000)}x/app`;
+    const set = policySet(
+      policyDocument({
+        name: 'ecr',
+        rules: [
+          rule('ecr', matchAny({ kinds: ['Pod'] }), [
+            verifyImagesEntry(['*.dkr.ecr.*.amazonaws.com/*'], signer.publicKeyPem),
+          ]),
+        ],
+      }),
+    );
+
+    const { decision, results } = await reviewAdmissionInDetail(
+      podRequest('app', [image]),
+      set,
+      new CanonicalSource(),
+    );
+
+    expect(results).toHaveLength(1);
+    expect(results[0]?.status).toBe('fail');
+    expect(results[0]?.message).toContain(
+      `too long (${image.length} characters; at most ${MAX_REFERENCE_LENGTH} are read)`,
+    );
+    expect(decision.allowed).toBe(false);
+    expect(decision.message!.length).toBeLessThan(2_000);
+  });
+});
