@@ -11,10 +11,15 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { build } from 'esbuild';
 import { readConfig } from '../lib/config';
 import { BODY_BYTES_IN_FLIGHT, IMAGE_BYTE_BUDGET, REVIEW_BYTE_BUDGET } from '../lib/oci/byte-budget';
-import { MAX_ATTESTATION_BYTES, MAX_PAYLOAD_BYTES, MAX_SIGNATURE_LAYERS } from '../lib/oci/cosign';
-import { MAX_BUNDLE_BYTES, MAX_REFERRERS } from '../lib/oci/referrers';
+import {
+  MAX_ATTESTATION_BYTES,
+  MAX_BUNDLE_BYTES,
+  MAX_PAYLOAD_BYTES,
+  MAX_REFERRERS,
+  MAX_SIGNATURE_LAYERS,
+} from '../lib/model/cosign-format';
 import { createRuntime } from '../lib/runtime';
-import { answerAdmissionReview } from '../lib/webhook';
+import { answerAdmissionReview } from '../lib/review/webhook';
 import { generateKeyPair, signImage } from '../test/support/cosign-signer';
 import { startHostileRegistry } from '../test/support/hostile-registry';
 import { pushImage } from '../test/support/images';

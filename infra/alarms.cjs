@@ -12,6 +12,7 @@
  */
 const { createHash } = require('node:crypto');
 const { readStage } = require('./stage.cjs');
+const registryErrorClasses = require('../lib/observability/registry-error-classes.json');
 
 const NAMESPACE = 'imagegate';
 /**
@@ -28,8 +29,13 @@ const DENIALS_PERCENT = 20;
 /** Registry error rate: at least this many outage-class errors, and this share of image checks. */
 const REGISTRY_ERRORS_MIN = 5;
 const REGISTRY_ERROR_PERCENT = 10;
-/** The registry error classes that mean the registry (or the way to it) is unwell: catalogue.ts REGISTRY_OUTAGE_CLASSES. */
-const OUTAGE_CLASSES = ['timeout', 'deadline', 'unreachable', 'auth', 'rate_limited', 'http_5xx'];
+/**
+ * The registry error classes that mean the registry (or the way to it) is unwell, from the one list
+ * lib/observability/catalogue.ts reads too.
+ */
+const OUTAGE_CLASSES = Object.entries(registryErrorClasses)
+  .filter(([, errorClass]) => errorClass.outage)
+  .map(([name]) => name);
 
 /**
  * @typedef {import('./stage.cjs').ResolverContext} ResolverContext

@@ -14,19 +14,8 @@ const NAMESPACE = 'imagegate';
 const PERIOD = 300;
 const WIDTH = 24;
 const ROW = 6;
-const ERROR_CLASSES = [
-  'timeout',
-  'deadline',
-  'unreachable',
-  'auth',
-  'rate_limited',
-  'http_5xx',
-  'http_4xx',
-  'not_found',
-  'content',
-  'address_refused',
-  'other',
-];
+/** Every registry error class, from the one list lib/observability/catalogue.ts reads too. */
+const ERROR_CLASSES = Object.keys(require('../lib/observability/registry-error-classes.json'));
 
 /**
  * @typedef {import('./alarms.cjs').Settings} Settings

@@ -11,34 +11,43 @@
  * empty Resource), a list may come from the command line as one comma-separated string, secret
  * names become ARN patterns, and a wildcard where it does not belong stops the build.
  *
- * Two modes, chosen from the osls command (the words before the first option, as osls reads them):
- * - local (`osls offline`, `osls invoke local`; `npm start`, the integration tests): no AWS. The
- *   IMAGEGATE_* variables of the starting shell are forwarded (serverless-offline passes nothing
- *   else to the handler), IMAGEGATE_POLICIES defaults to the bundled ./policies folder, and the
- *   token and registry-credential settings default to empty (the keyless `POST /admit` is then
- *   accepted). No parameter is required.
- * - aws (package, deploy and every other command): the environment comes from the stage parameters
- *   only, so a variable left exported in a developer's shell never reaches a deployed function
- *   (it is reported once on stderr). policyBucket and clusterTokenSecretArn are required: a
- *   deployed stage always reads its policies from S3 and always checks the per-cluster token.
+ * Two modes, chosen by the `mode` stage parameter (never by reading the command line):
+ * - local (`--param="mode=local"`, which `npm start` and the offline tests pass to
+ *   `osls offline`): no AWS. The IMAGEGATE_* variables of the starting shell are forwarded
+ *   (serverless-offline passes nothing else to the handler), IMAGEGATE_POLICIES defaults to the
+ *   bundled ./policies folder, and the token and registry-credential settings default to empty
+ *   (the keyless `POST /admit` is then accepted). No other parameter is required.
+ * - aws (the default: package, deploy): the environment comes from the stage parameters only, so
+ *   a variable left exported in a developer's shell never reaches a deployed function (it is
+ *   reported once on stderr). policyBucket and clusterTokenSecretArn are required: a deployed
+ *   stage always reads its policies from S3 and always checks the per-cluster token.
  */
 
-const LOCAL_COMMANDS = ['offline', 'invoke local'];
+const MODES = ['aws', 'local'];
+
+/**
+ * Cache and TTL settings a stage may set: parameter → variable and the rule readConfig applies.
+ * Empty (the default) leaves the variable out, so the function's own default applies (lib/config.ts).
+ */
+const CACHE_PARAMETERS = /** @type {const} */ ([
+  ['verifyCacheSeconds', 'IMAGEGATE_VERIFY_CACHE_SECONDS', 'seconds'],
+  ['verifyCacheFailSeconds', 'IMAGEGATE_VERIFY_CACHE_FAIL_SECONDS', 'seconds'],
+  ['verifyCacheEntries', 'IMAGEGATE_VERIFY_CACHE_ENTRIES', 'count'],
+  ['tagCacheSeconds', 'IMAGEGATE_TAG_CACHE_SECONDS', 'seconds'],
+  ['secretCacheSeconds', 'IMAGEGATE_SECRET_CACHE_SECONDS', 'seconds'],
+]);
 
 /** Read by serverless.yml (esbuild's work folder) and by `imagegate webhook-config`. */
 const NOT_FOR_THE_FUNCTION = ['IMAGEGATE_BUILD_DIR', 'IMAGEGATE_TOKEN'];
 
-const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
+const { CLUSTER_NAME, HOST_PORT, LOG_LEVELS, isLogLevel, isS3BucketName } = require('../lib/model/names.cjs');
+
 const CLUSTER_PLACEHOLDER = '{cluster}';
-const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const PREFIX = /^[A-Za-z0-9!_.'()-]+(?:\/[A-Za-z0-9!_.'()-]+)*$/;
 const SECRET_ARN = /^arn:(aws[a-z-]*):secretsmanager:([a-z0-9-]+):(\d{12}):secret:(.+)$/;
 const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 const ECR_ARN =
   /^arn:(?:aws[a-z-]*|\$\{AWS::Partition\}):ecr:(?:[a-z0-9-]+|\$\{AWS::Region\}):(?:\d{12}|\$\{AWS::AccountId\}):repository\/[a-z0-9._\/*?-]+$/;
-const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
-/** A cluster's name as `imagegate webhook-config --cluster` takes it: a DNS label. */
-const CLUSTER_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /**
  * @typedef {{
@@ -70,6 +79,9 @@ async function environment(/** @type {ResolverContext} */ context) {
         'IMAGEGATE_ALLOWED_PRIVATE_REGISTRIES',
         shell.IMAGEGATE_ALLOWED_PRIVATE_REGISTRIES ?? stage.allowedPrivateRegistries,
       ),
+      ...Object.fromEntries(
+        Object.entries(stage.caches).map(([variable, value]) => [variable, shell[variable] || value]),
+      ),
       ...common,
     };
   }
@@ -88,6 +100,7 @@ async function environment(/** @type {ResolverContext} */ context) {
       'IMAGEGATE_TRUST_ROOTS',
       stage.trustRootsPrefix ? `s3://${stage.policyBucket}/${stage.trustRootsPrefix}` : '',
     ),
+    ...stage.caches,
     ...common,
   };
 }
@@ -166,12 +179,14 @@ async function readStage(
   /** @type {ResolverContext} */ { resolveVariable, resolveConfigurationProperty, options },
 ) {
   const param = (/** @type {string} */ name) => resolveVariable(`param:${name}`);
-  const local = isLocalCommand(oslsCommand(process.argv.slice(2)));
+  const mode = text('mode', await param('mode')) || 'aws';
+  if (!MODES.includes(mode)) fail('mode', `must be one of ${MODES.join(', ')}`);
+  const local = mode === 'local';
   const name = String(await resolveVariable('sls:stage'));
   const region = String(options.region ?? (await resolveConfigurationProperty(['provider', 'region'])));
 
   const policyBucket = text('policyBucket', await param('policyBucket'));
-  if (policyBucket && (!BUCKET.test(policyBucket) || policyBucket.includes('..'))) {
+  if (policyBucket && !isS3BucketName(policyBucket)) {
     fail('policyBucket', `${JSON.stringify(policyBucket)} is not an S3 bucket name`);
   }
   const policyPrefix = text('policyPrefix', await param('policyPrefix')).replace(/^\/+|\/+$/g, '');
@@ -203,7 +218,7 @@ async function readStage(
 
   const refreshSeconds = integer('policyRefreshSeconds', await param('policyRefreshSeconds'), 1, 3600);
   const logLevel = text('logLevel', await param('logLevel')).toUpperCase() || 'INFO';
-  if (!LOG_LEVELS.includes(logLevel)) fail('logLevel', `must be one of ${LOG_LEVELS.join(', ')}`);
+  if (!isLogLevel(logLevel)) fail('logLevel', `must be one of ${LOG_LEVELS.join(', ')}`);
   const insecureRegistries = list('insecureRegistries', await param('insecureRegistries'));
   for (const host of insecureRegistries) {
     if (!HOST_PORT.test(host)) fail('insecureRegistries', `${JSON.stringify(host)} is not host[:port]`);
@@ -241,6 +256,14 @@ async function readStage(
   }
   if (new Set(clusters).size !== clusters.length) fail('clusters', 'lists a cluster twice');
 
+  /** @type {Record<string, string>} */
+  const caches = {};
+  for (const [name, variable, kind] of CACHE_PARAMETERS) {
+    const value = text(name, await param(name));
+    if (!value) continue;
+    caches[variable] = String(kind === 'count' ? integer(name, value, 1, 10_000_000) : seconds(name, value));
+  }
+
   if (!local) {
     const missing = [
       ...(policyBucket ? [] : ['policyBucket']),
@@ -269,6 +292,7 @@ async function readStage(
     clusters,
     allowedPrivateRegistries: allowedPrivateRegistries.join(','),
     trustRootsPrefix,
+    caches,
   };
 }
 
@@ -317,20 +341,6 @@ function secretReference(
       'Fn::Sub': `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${pattern}-??????`,
     },
   };
-}
-
-/** The osls command, read as osls reads it: the arguments before the first option. */
-function oslsCommand(/** @type {string[]} */ argv) {
-  const words = [];
-  for (const arg of argv) {
-    if (arg.startsWith('-')) break;
-    words.push(arg);
-  }
-  return words.join(' ');
-}
-
-function isLocalCommand(/** @type {string} */ command) {
-  return LOCAL_COMMANDS.some((local) => command === local || command.startsWith(`${local} `));
 }
 
 function partitionOf(/** @type {string} */ region) {
@@ -386,6 +396,13 @@ function integer(
   if (!Number.isInteger(number) || number < min || number > max) {
     fail(name, `must be a whole number from ${min} to ${max}`);
   }
+  return number;
+}
+
+/** A number of seconds >= 0, as readConfig takes it. */
+function seconds(/** @type {string} */ name, /** @type {string} */ value) {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number < 0) fail(name, 'must be a number of seconds >= 0');
   return number;
 }
 

@@ -1,4 +1,5 @@
 import { ImagegateError } from './errors';
+import { HOST_PORT, isLogLevel, isS3BucketName, LOG_LEVELS, type LogLevel } from './model/names.cjs';
 import { canonicalRegistry } from './oci/reference';
 
 /** Where policies come from: a local folder (or file), or an S3 prefix. */
@@ -29,17 +30,15 @@ export interface Config {
   readonly insecureRegistries: readonly string[];
   /**
    * Registries (host[:port]) that may resolve to loopback, link-local or private addresses (the
-   * SSRF guard, lib/oci/ssrf.ts, refuses those otherwise); reached over TLS. Insecure registries
+   * SSRF guard, lib/oci/address-guard.ts, refuses those otherwise); reached over TLS. Insecure registries
    * are allowed too.
    */
   readonly allowedPrivateRegistries: readonly string[];
-  readonly logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  readonly logLevel: LogLevel;
 }
 
 export class ConfigError extends ImagegateError<'INVALID_CONFIG'> {}
 
-const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
-const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,6})?$/;
 const SECRET_SCHEME = 'secretsmanager://';
 
 /**
@@ -48,7 +47,7 @@ const SECRET_SCHEME = 'secretsmanager://';
  */
 export function readConfig(env: Readonly<Record<string, string | undefined>>): Config {
   const logLevel = (env.IMAGEGATE_LOG_LEVEL || 'INFO').toUpperCase();
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+  if (!isLogLevel(logLevel)) {
     throw new ConfigError('INVALID_CONFIG', `IMAGEGATE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
   }
   const seconds = (name: string, fallback: number): number => {
@@ -91,15 +90,18 @@ export function readConfig(env: Readonly<Record<string, string | undefined>>): C
       env.IMAGEGATE_ALLOWED_PRIVATE_REGISTRIES ?? '',
       'IMAGEGATE_ALLOWED_PRIVATE_REGISTRIES',
     ),
-    logLevel: logLevel as Config['logLevel'],
+    logLevel,
   };
 }
 
 function parsePolicySource(value: string, name = 'IMAGEGATE_POLICIES'): PolicySourceConfig {
   if (!value.startsWith('s3://')) return { kind: 'folder', path: value };
-  const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(value);
-  if (!match?.[1]) throw new ConfigError('INVALID_CONFIG', `${name}: ${value} is not s3://bucket/prefix`);
-  return { kind: 's3', bucket: match[1], prefix: (match[2] ?? '').replace(/\/+$/, '') };
+  const rest = value.slice('s3://'.length);
+  const slash = rest.indexOf('/');
+  const bucket = slash === -1 ? rest : rest.slice(0, slash);
+  if (!isS3BucketName(bucket))
+    throw new ConfigError('INVALID_CONFIG', `${name}: ${value} is not s3://bucket/prefix`);
+  return { kind: 's3', bucket, prefix: slash === -1 ? '' : rest.slice(slash + 1).replace(/\/+$/, '') };
 }
 
 function parseSecretRef(value: string, name: string): string {

@@ -26,12 +26,26 @@ export function reviewBudgetMs(timeoutMs: number, remainingLambdaMs = Infinity):
   return Math.max(100, limit - Math.min(MAX_MARGIN_MS, limit * 0.15));
 }
 
-/** An AbortSignal that fires after `ms`, and a function to cancel the timer. */
-export function deadlineSignal(ms: number): { signal: AbortSignal; clear: () => void } {
+/**
+ * When a review must have its answer: `signal` fires then, `at` says when (epoch ms; `Infinity`
+ * when only the signal is known). Passed down explicitly to every read.
+ */
+export interface Deadline {
+  readonly signal: AbortSignal;
+  readonly at: number;
+}
+
+/** The deadline `ms` from now (`now` in epoch ms), and a function to cancel its timer. */
+export function deadlineSignal(ms: number, now: number = Date.now()): Deadline & { clear: () => void } {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new Error('review deadline reached')), ms);
   timer.unref();
-  return { signal: controller.signal, clear: () => clearTimeout(timer) };
+  return { signal: controller.signal, at: now + ms, clear: () => clearTimeout(timer) };
+}
+
+/** A deadline known only by its signal (a caller that aborts, with no time attached). */
+export function untilAborted(signal: AbortSignal): Deadline {
+  return { signal, at: Infinity };
 }
 
 /** The error a review gets when it stops waiting for `registry` at its deadline. */

@@ -3,19 +3,21 @@ import { VerificationCache } from './cache/verification-cache';
 import type { Config } from './config';
 import { RegistryImageSource } from './oci/image-source';
 import { ECR_HOST, SecretCredentialStore } from './oci/credentials';
-import { RegistryClient, type CredentialLookup } from './oci/registry';
+import type { CredentialLookup } from './oci/auth';
+import { RegistryClient } from './oci/registry';
 import { RetryingTransport } from './oci/retry';
-import { GuardedTransport, RegistryAddressGuard, type Resolver } from './oci/ssrf';
+import { GuardedTransport, RegistryAddressGuard, type Resolver } from './oci/address-guard';
 import { UndiciTransport, type RegistryTransport } from './oci/transport';
-import { FolderPolicyStore } from './policy/folder-source';
+import { FolderPolicyStore } from './fs/policy-folder';
 import type { PolicyProvider, PolicySet } from './policy/policy-set';
 import { RefreshingPolicyProvider } from './policy/provider';
-import type { PolicyLoadEvents } from './policy/provider';
 import type { PolicyStore } from './policy/store';
 import { CachedSecrets, type SecretReader } from './secrets';
 import { loadTrustRoots, PUBLIC_GOOD_TRUST_ROOT, type TrustRootDocument } from './verify/trust-roots';
-import { readTrustRootFolder } from './verify/trust-roots-folder';
-import type { Log, ReviewEvent, WebhookDependencies } from './webhook';
+import { readTrustRootFolder } from './fs/trust-root-folder';
+import type { RuntimeObserver } from './review/events';
+import { Gatherer } from './review/gather';
+import type { Log, WebhookDependencies } from './review/webhook';
 
 /** The AWS-backed adapters, built only when the configuration needs them (they load the SDK). */
 export interface AwsAdapters {
@@ -24,19 +26,6 @@ export interface AwsAdapters {
   ecrCredentials(): { lookup: CredentialLookup; invalidate(registry: string): boolean };
   /** The trusted_root.json documents under an S3 prefix. */
   trustRootDocuments(bucket: string, prefix: string): Promise<TrustRootDocument[]>;
-}
-
-/** A policy load as the runtime reports it: the provider's details plus the store's location. */
-export type PolicyLoadEvent =
-  | ({ readonly outcome: 'loaded'; readonly location: string } & Parameters<PolicyLoadEvents['loaded']>[0])
-  | ({ readonly outcome: 'failed'; readonly location: string } & Parameters<PolicyLoadEvents['failed']>[0]);
-
-/** Hooks for decision logs and metrics (functions/admit.ts wires lib/observability here). */
-export interface RuntimeObserver {
-  /** Every answered review (becomes {@link WebhookDependencies.observe}). */
-  readonly review?: ((event: ReviewEvent) => void) | undefined;
-  /** Every policy load; when set, it reports loads instead of the default log lines. */
-  readonly policyLoad?: ((event: PolicyLoadEvent) => void) | undefined;
 }
 
 /** Everything the HTTP adapter needs: the webhook's dependencies plus cluster authentication. */
@@ -130,7 +119,7 @@ export function createRuntime(
 
   return {
     policies: withCredentialSecrets(provider, credentialStore),
-    images: new RegistryImageSource(client, { tagCacheMs: config.tagCacheMs }),
+    images: new Gatherer(new RegistryImageSource(client, { tagCacheMs: config.tagCacheMs })),
     cache: new VerificationCache(config.verificationCache),
     trust,
     log,

@@ -49,7 +49,7 @@ for (const [key, value] of Object.entries(defaults)) {
 }
 
 // Spawn node directly (not npx or a shell) so child.pid is the server itself.
-const child = spawn(nodeBin, [oslsBin, 'offline', 'start', ...hostArgs, ...args], {
+const child = spawn(nodeBin, [oslsBin, 'offline', 'start', '--param=mode=local', ...hostArgs, ...args], {
   cwd: repoRoot,
   env,
   stdio: 'inherit',

@@ -2,9 +2,9 @@ import { AdmissionDecodeError } from './errors';
 import {
   ADMISSION_API_VERSIONS,
   type AdmissionApiVersion,
-  type AdmissionOperation,
+  type Operation as AdmissionOperation,
   type AdmissionRequest,
-} from './types';
+} from '../model/admission';
 
 const OPERATIONS: readonly AdmissionOperation[] = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'];
 const MAX_UID_LENGTH = 128;

@@ -1,4 +1,4 @@
-import type { AdmissionApiVersion, AdmissionDecision } from './types';
+import type { AdmissionApiVersion, AdmissionDecision } from '../model/admission';
 
 /** The AdmissionReview response body the API server reads. */
 export interface AdmissionReviewResponse {

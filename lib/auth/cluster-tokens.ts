@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { CLUSTER_NAME } from '../model/names.cjs';
 import {
   SECRET_CACHE_LIMITS,
   type CachedSecrets,
@@ -8,7 +9,6 @@ import {
 } from '../secrets';
 
 const CLUSTER_PLACEHOLDER = '{cluster}';
-const CLUSTER_NAME = /^[a-z0-9]([a-z0-9._-]{0,98}[a-z0-9])?$/;
 const MAX_TOKEN_LENGTH = 512;
 
 /** How often cluster-token checks may call Secrets Manager, per function instance. */

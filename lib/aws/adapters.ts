@@ -1,9 +1,10 @@
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { AwsAdapters } from '../runtime';
+import type { AwsAdapters } from '../ports';
 import { EcrCredentials } from './ecr';
-import { readS3JsonDocuments, S3PolicyStore } from './s3-policy-store';
+import { S3PolicyStore } from './s3-policy-store';
+import { readS3TrustRootDocuments } from './s3-trust-roots';
 import { SecretsManagerReader } from './secrets-manager';
 
 /**
@@ -18,7 +19,7 @@ export function createAwsAdapters(): AwsAdapters {
       responseChecksumValidation: 'WHEN_REQUIRED',
     }));
   return {
-    trustRootDocuments: (bucket, prefix) => readS3JsonDocuments(s3Client(), bucket, prefix),
+    trustRootDocuments: (bucket, prefix) => readS3TrustRootDocuments(s3Client(), bucket, prefix),
     policyStore: (bucket, prefix) => new S3PolicyStore(s3Client(), bucket, prefix),
     secrets: () => new SecretsManagerReader(new SecretsManagerClient({})),
     ecrCredentials: () => new EcrCredentials((region) => new ECRClient({ region })),

@@ -1,7 +1,12 @@
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import {
+  ECRClient,
+  GetAuthorizationTokenCommand,
+  type GetAuthorizationTokenCommandOutput,
+} from '@aws-sdk/client-ecr';
 import { LRUCache } from 'lru-cache';
+import { ImagegateError } from '../errors';
 import { ECR_HOST } from '../oci/credentials';
-import type { RegistryCredential } from '../oci/registry';
+import type { RegistryCredential } from '../oci/auth';
 
 /** Renew this long before the token's own expiry (tokens last 12 hours). */
 const RENEW_BEFORE_MS = 15 * 60_000;
@@ -13,6 +18,14 @@ export const ECR_CACHE_LIMITS = { regions: 64, accountRegions: 1_000 } as const;
 
 type EcrToken = { credential: RegistryCredential; expiresAt: number };
 
+/** ECR answered GetAuthorizationToken without a usable token. */
+export class EcrTokenError extends ImagegateError<'ECR_NO_TOKEN'> {}
+
+/** The one call made to ECR (an `ECRClient`; tests pass a fake). */
+export interface EcrTokenClient {
+  send(command: GetAuthorizationTokenCommand): Promise<GetAuthorizationTokenCommandOutput>;
+}
+
 /**
  * ECR credentials from the function's own IAM role (`ecr:GetAuthorizationToken`), one token
  * per account and region, cached until shortly before it expires and shared by concurrent
@@ -20,10 +33,10 @@ type EcrToken = { credential: RegistryCredential; expiresAt: number };
  */
 export class EcrCredentials {
   private readonly tokens = new LRUCache<string, Promise<EcrToken>>({ max: ECR_CACHE_LIMITS.accountRegions });
-  private readonly clients = new LRUCache<string, ECRClient>({ max: ECR_CACHE_LIMITS.regions });
+  private readonly clients = new LRUCache<string, EcrTokenClient>({ max: ECR_CACHE_LIMITS.regions });
 
   constructor(
-    private readonly makeClient: (region: string) => ECRClient = (region) => new ECRClient({ region }),
+    private readonly makeClient: (region: string) => EcrTokenClient = (region) => new ECRClient({ region }),
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -61,7 +74,12 @@ export class EcrCredentials {
     const data = response.authorizationData?.[0];
     const decoded = Buffer.from(data?.authorizationToken ?? '', 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon <= 0) throw new Error(`ECR returned no authorization token for ${account} in ${region}`);
+    if (colon <= 0) {
+      throw new EcrTokenError(
+        'ECR_NO_TOKEN',
+        `ECR returned no authorization token for ${account} in ${region}`,
+      );
+    }
     return {
       credential: { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) },
       expiresAt: data?.expiresAt?.getTime() ?? this.now() + 60 * 60_000,

@@ -1,9 +1,9 @@
-import { SharedWork } from '../deadline';
+import type { CheckCause } from '../model/outcome';
 import { ExpiringCache } from './expiring-cache';
 
-/** A verdict worth remembering: trusted, or not trusted. "Could not check" is never cached. */
+/** A verdict worth remembering: trusted, or not trusted (and why). "Could not check" is never cached. */
 export type CachedVerdict =
-  { readonly status: 'pass' } | { readonly status: 'fail'; readonly reason: string };
+  { readonly status: 'pass' } | { readonly status: 'fail'; readonly cause: CheckCause };
 
 export interface VerificationCacheOptions {
   /** Most verdicts kept; the least recently used go first. */
@@ -34,22 +34,19 @@ export interface VerificationStats {
 }
 
 /**
- * Verdicts by policy-set version + attestor entry + image digest — never by tag — with single
- * flight: concurrent requests for the same key (in one review or across concurrent reviews of
- * this instance) share one verification, which runs under its own deadline (the latest of the
- * reviews waiting for it) while each review leaves at its own. An LRU bounded in entries and bytes;
- * an expired verdict is never returned and is dropped when read.
+ * Verdicts by policy-set version + attestor entry + image digest — never by tag. An LRU bounded in
+ * entries and bytes; an expired verdict is never returned and is dropped when read. Plain data: the
+ * review's gather step (lib/review/gather.ts) shares verifications in flight.
  */
 export class VerificationCache {
   readonly stats: VerificationStats = { hits: 0, misses: 0, verifications: 0 };
   private readonly verdicts: ExpiringCache<CachedVerdict>;
-  private readonly inFlight = new SharedWork<unknown>();
 
   constructor(private readonly options: VerificationCacheOptions) {
     this.verdicts = new ExpiringCache<CachedVerdict>({
       maxEntries: options.maxEntries,
       maxBytes: options.maxBytes ?? MAX_VERDICT_BYTES,
-      size: (verdict, key) => 2 * (key.length + (verdict.status === 'fail' ? verdict.reason.length : 0)),
+      size: (verdict, key) => 2 * (key.length + (verdict.status === 'fail' ? causeLength(verdict.cause) : 0)),
       now: options.now,
     });
   }
@@ -66,34 +63,18 @@ export class VerificationCache {
   }
 
   /**
-   * Runs `verify` once for all concurrent callers of `key`, with a signal that aborts only when
-   * every caller waiting for it has reached its deadline; each caller leaves at its own `signal`
-   * with `timeout()`. The verdict is cached when it is a pass or a fail (`cacheable`); anything
-   * else (could not check) is returned but not kept.
+   * Counts a verification that had to run for `key`, and keeps its verdict when it is a pass or a
+   * fail (`undefined`: could not check, which is never kept).
    */
-  shared<T>(
-    key: string,
-    signal: AbortSignal | undefined,
-    verify: (signal: AbortSignal) => Promise<T>,
-    cacheable: (result: T) => CachedVerdict | undefined,
-    timeout: () => Error,
-  ): Promise<T> {
-    const work = (shared: AbortSignal) => {
-      this.stats.misses++;
-      this.stats.verifications++;
-      return verify(shared).then((result) => {
-        const verdict = cacheable(result);
-        if (verdict) {
-          this.verdicts.set(
-            key,
-            verdict,
-            verdict.status === 'pass' ? this.options.passTtlMs : this.options.failTtlMs,
-          );
-        }
-        return result;
-      });
-    };
-    return this.inFlight.join(key, signal, work, timeout) as Promise<T>;
+  verified(key: string, verdict: CachedVerdict | undefined): void {
+    this.stats.misses++;
+    this.stats.verifications++;
+    if (!verdict) return;
+    this.verdicts.set(
+      key,
+      verdict,
+      verdict.status === 'pass' ? this.options.passTtlMs : this.options.failTtlMs,
+    );
   }
 
   get size(): number {
@@ -104,4 +85,9 @@ export class VerificationCache {
   get bytes(): number {
     return this.verdicts.bytes;
   }
+}
+
+/** The characters a cause keeps (its words and its registry), for the byte bound. */
+function causeLength(cause: CheckCause): number {
+  return ('detail' in cause ? cause.detail.length : 0) + ('registry' in cause ? cause.registry.length : 0);
 }

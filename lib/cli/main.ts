@@ -3,12 +3,13 @@ import { parseArgs } from 'node:util';
 import { AdmissionDecodeError } from '../admission/errors';
 import { parseRegistryList, readConfig } from '../config';
 import { describeError } from '../errors';
-import { readPolicyFiles } from '../policy/folder-source';
+import { readPolicyFiles } from '../fs/policy-folder';
 import { parsePolicyFiles } from '../policy/policy-set';
-import { trustRootsFromFolder } from '../verify/trust-roots-folder';
+import { trustRootsFromFolder } from '../fs/trust-root-folder';
 import { formatProblem, PolicyLoadError } from '../policy/problems';
 import { createRuntime } from '../runtime';
-import { answerAdmissionReview, type Log } from '../webhook';
+import { answerAdmissionReview, type Log } from '../review/webhook';
+import type { CliIo } from './io';
 import { webhookConfigCommand } from './webhook-config';
 
 const USAGE = `usage:
@@ -18,14 +19,6 @@ const USAGE = `usage:
 
 /** A failure the CLI reports as one line on stderr with exit code 2. */
 class UsageError extends Error {}
-
-/** Streams the CLI writes to; injectable for tests. */
-export interface CliIo {
-  readonly stdout: (text: string) => void;
-  readonly stderr: (text: string) => void;
-  readonly stdin: () => Promise<string>;
-  readonly env: Readonly<Record<string, string | undefined>>;
-}
 
 /**
  * Runs `imagegate <command>` and returns the exit code: 0 when a review was answered (allowed or

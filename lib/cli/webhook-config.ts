@@ -11,9 +11,9 @@
 import { parseArgs } from 'node:util';
 import { Document } from 'yaml';
 import { ImagegateError } from '../errors';
-import type { CliIo } from './main';
-
-export type FailurePolicy = 'Fail' | 'Ignore';
+import { workloadResourcesByGroup } from '../model/kinds';
+import type { FailurePolicy } from '../policy/types';
+import type { CliIo } from './io';
 
 export interface WebhookConfigOptions {
   /** Base URL of the HTTP API (the `HttpApiUrl` stack output, or a custom domain), https only. */
@@ -80,12 +80,8 @@ const TOKEN_RULE =
  * Kyverno's autogen covers, so a controller is refused at creation rather than its Pods later.
  */
 function rules(): MutatingWebhook['rules'] {
-  return [
-    { apiGroups: [''], resources: ['pods', 'pods/ephemeralcontainers', 'replicationcontrollers'] },
-    { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'] },
-    { apiGroups: ['batch'], resources: ['jobs', 'cronjobs'] },
-  ].map(({ apiGroups, resources }) => ({
-    apiGroups,
+  return workloadResourcesByGroup().map(({ apiGroup, resources }) => ({
+    apiGroups: [apiGroup],
     apiVersions: ['v1'],
     operations: ['CREATE', 'UPDATE'],
     resources,

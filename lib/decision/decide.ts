@@ -1,12 +1,18 @@
-import type { AdmissionDecision, AdmissionRequest, JsonPatchOperation } from '../admission/types';
-import { pinnedReference, type ImageReference } from '../oci/reference';
+import type { AdmissionDecision, AdmissionRequest } from '../model/admission';
+import type { ImageReference } from '../oci/reference';
 import type { RuleBinding } from '../policy/match';
 import type { FailureAction, ImageVerification } from '../policy/types';
-import { matchesAny } from '../policy/wildcard';
-import { goYamlTwoLevelMap } from './go-yaml';
+import { matchesAny } from '../model/wildcard';
+import type { CheckCause, CheckEffect } from '../model/outcome';
 import type { ImageSite } from '../workload/images';
+import { blockedMessage, ignoredErrorWarning, ruleWarning } from './messages';
+import { digestPatch, type DigestPin } from './patch';
 
-/** Kyverno's rule statuses: pass, fail (not trusted), error (could not check), skip. */
+/**
+ * One image checked by one verifyImages entry, with Kyverno's rule status (pass, fail = not
+ * trusted, error = could not check, skip). Every status but a pass carries its typed cause;
+ * `message` is made from it by lib/decision/messages.ts.
+ */
 export type ImageCheckResult = {
   readonly binding: RuleBinding;
   readonly entry: ImageVerification;
@@ -17,8 +23,14 @@ export type ImageCheckResult = {
   readonly cacheHit?: boolean;
 } & (
   | { readonly status: 'pass'; readonly digest: string; readonly ref: ImageReference }
-  | { readonly status: 'fail' | 'error' | 'skip'; readonly digest?: string }
+  | { readonly status: 'fail' | 'error' | 'skip'; readonly cause: CheckCause; readonly digest?: string }
 );
+
+/** The answer, and what each check did to it (`effects[i]` is `results[i]`'s). */
+export interface Decided {
+  readonly decision: AdmissionDecision;
+  readonly effects: readonly CheckEffect[];
+}
 
 /**
  * Turns image check results into the admission decision:
@@ -26,40 +38,38 @@ export type ImageCheckResult = {
  * - Audit failures, errors under failurePolicy Ignore and skips become warnings;
  * - each verified image site with `mutateDigest` gets one `replace` op pinning its digest.
  */
-export function decide(request: AdmissionRequest, results: readonly ImageCheckResult[]): AdmissionDecision {
+export function decide(request: AdmissionRequest, results: readonly ImageCheckResult[]): Decided {
   const blocked = new Map<string, Map<string, string[]>>();
   const warnings: string[] = [];
-  const patch = new Map<string, JsonPatchOperation>();
+  const pins: DigestPin[] = [];
+  const effects: CheckEffect[] = [];
 
   for (const result of results) {
     const { policy } = result.binding;
-    const label = `policy ${policy.name}.${result.binding.ruleName}`;
+    const { ruleName } = result.binding;
+    const effect = effectOf(result, request.namespace);
+    effects.push(effect);
     switch (result.status) {
       case 'pass':
-        if (result.entry.mutateDigest && !result.ref.digest && !patch.has(result.site.pointer)) {
-          patch.set(result.site.pointer, {
-            op: 'replace',
-            path: result.site.pointer,
-            value: pinnedReference(result.ref, result.digest),
-          });
+        if (result.entry.mutateDigest && !result.ref.digest) {
+          pins.push({ pointer: result.site.pointer, ref: result.ref, digest: result.digest });
         }
         break;
       case 'skip':
-        warnings.push(`${label}: ${result.message}`);
+        warnings.push(ruleWarning(policy.name, ruleName, result.message));
         break;
       case 'fail':
       case 'error': {
-        const enforced = effectiveAction(result.entry, request.namespace) === 'Enforce';
-        if (!enforced) {
-          warnings.push(`${label}: ${result.message}`);
-        } else if (result.status === 'error' && policy.failurePolicy === 'Ignore') {
-          warnings.push(`${label}: ${result.message} (allowed: failurePolicy is Ignore)`);
+        if (effect === 'warn') {
+          const ignored =
+            result.status === 'error' && effectiveAction(result.entry, request.namespace) === 'Enforce';
+          warnings.push((ignored ? ignoredErrorWarning : ruleWarning)(policy.name, ruleName, result.message));
         } else {
           const rules = blocked.get(policy.name) ?? new Map<string, string[]>();
           blocked.set(policy.name, rules);
-          const messages = rules.get(result.binding.ruleName) ?? [];
+          const messages = rules.get(ruleName) ?? [];
           if (!messages.includes(result.message)) messages.push(result.message);
-          rules.set(result.binding.ruleName, messages);
+          rules.set(ruleName, messages);
         }
         break;
       }
@@ -68,9 +78,31 @@ export function decide(request: AdmissionRequest, results: readonly ImageCheckRe
 
   const uniqueWarnings = [...new Set(warnings)];
   if (blocked.size > 0) {
-    return { allowed: false, message: blockedMessage(request, blocked), warnings: uniqueWarnings, patch: [] };
+    const message = blockedMessage(request, blocked);
+    return { decision: { allowed: false, message, warnings: uniqueWarnings, patch: [] }, effects };
   }
-  return { allowed: true, message: undefined, warnings: uniqueWarnings, patch: [...patch.values()] };
+  return {
+    decision: { allowed: true, message: undefined, warnings: uniqueWarnings, patch: digestPatch(pins) },
+    effects,
+  };
+}
+
+/**
+ * What one check does to the answer: an Enforce failure, or an error under failurePolicy Fail,
+ * blocks; Audit failures, errors under failurePolicy Ignore and skips warn; a pass does nothing.
+ */
+function effectOf(result: ImageCheckResult, namespace: string | undefined): CheckEffect {
+  switch (result.status) {
+    case 'pass':
+      return 'none';
+    case 'skip':
+      return 'warn';
+    case 'fail':
+    case 'error':
+      if (effectiveAction(result.entry, namespace) !== 'Enforce') return 'warn';
+      if (result.status === 'error' && result.binding.policy.failurePolicy === 'Ignore') return 'warn';
+      return 'block';
+  }
 }
 
 /**
@@ -84,24 +116,4 @@ export function effectiveAction(entry: ImageVerification, namespace: string | un
     matchesAny(candidate.namespaces, namespace ?? ''),
   );
   return override?.action ?? entry.failureAction;
-}
-
-/**
- * Kyverno's denial layout (`GetBlockedMessages`): a header line, then a YAML map of policy ->
- * rule -> message, keys sorted as Go marshals maps. Several messages for one rule (several
- * failing images) are joined with "; " where Kyverno would keep only the last.
- */
-export function blockedMessage(
-  request: AdmissionRequest,
-  blocked: ReadonlyMap<string, ReadonlyMap<string, string[]>>,
-): string {
-  const tree: Record<string, Record<string, string>> = {};
-  for (const policyName of [...blocked.keys()].sort()) {
-    const rules = blocked.get(policyName) ?? new Map<string, string[]>();
-    tree[policyName] = Object.fromEntries(
-      [...rules.keys()].sort().map((rule) => [rule, (rules.get(rule) ?? []).join('; ')]),
-    );
-  }
-  const resource = `${request.kind.kind}/${request.namespace ?? ''}/${request.name}`;
-  return `\n\nresource ${resource} was blocked due to the following policies \n\n${goYamlTwoLevelMap(tree)}`;
 }

@@ -1,12 +1,17 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { AdmissionDecodeError } from '../admission/errors';
 import type { TokenCheck } from '../auth/cluster-tokens';
-import type { Runtime } from '../runtime';
 import { deadlineSignal, parseApiServerTimeout, reviewBudgetMs } from '../deadline';
-import { rememberDeadline } from '../oci/retry';
-import { answerAdmissionReview } from '../webhook';
+import { describeError } from '../errors';
+import { answerAdmissionReview, type WebhookDependencies } from '../review/webhook';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
+
+/** What the adapter needs from the process (lib/runtime.ts builds it). */
+export interface AdmissionHandlerDependencies extends WebhookDependencies {
+  /** Checks a cluster's URL token; unset when no token secret is configured (local use). */
+  readonly tokens: { verify(cluster: string, token: string): Promise<TokenCheck> } | undefined;
+}
 
 /** The request fields the adapter reads (API Gateway HTTP API payload 2.0). */
 export type AdmissionEvent = Pick<
@@ -25,7 +30,7 @@ export type AdmissionEvent = Pick<
  */
 export async function handleAdmissionEvent(
   event: AdmissionEvent,
-  runtime: Runtime,
+  runtime: AdmissionHandlerDependencies,
   options: { remainingTimeMs?: number } = {},
 ): Promise<APIGatewayProxyStructuredResultV2> {
   const cluster = event.pathParameters?.cluster;
@@ -37,7 +42,7 @@ export async function handleAdmissionEvent(
       check = await runtime.tokens.verify(cluster, token);
     } catch (error) {
       // Without the shared token secret nobody can be authenticated; the API server applies its failurePolicy.
-      runtime.log.error('cluster tokens unavailable', { cluster, error: (error as Error).message });
+      runtime.log.error('cluster tokens unavailable', { cluster, error: describeError(error) });
       return {
         statusCode: 503,
         headers: JSON_HEADERS,
@@ -67,11 +72,10 @@ export async function handleAdmissionEvent(
   // The API server gives up after ?timeout= (default 10 s); answer by the failure policy before it.
   const timeoutMs = parseApiServerTimeout(event.queryStringParameters?.timeout);
   const budgetMs = reviewBudgetMs(timeoutMs, options.remainingTimeMs);
+  // Passed down to every registry read, so that retries (lib/oci/retry.ts) never wait past it.
   const deadline = deadlineSignal(budgetMs);
-  // Registry retries (lib/oci/retry.ts) never wait past it.
-  rememberDeadline(deadline.signal, Date.now() + budgetMs);
   try {
-    const review = await answerAdmissionReview(body, runtime, { cluster, signal: deadline.signal });
+    const review = await answerAdmissionReview(body, runtime, { cluster, deadline });
     return { statusCode: 200, headers: JSON_HEADERS, body: JSON.stringify(review) };
   } catch (error) {
     if (error instanceof AdmissionDecodeError) return badRequest(error.message);
@@ -113,7 +117,7 @@ export function readRequestBody(
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
   } catch (error) {
-    return { ok: false, error: `request body is not JSON: ${(error as Error).message}` };
+    return { ok: false, error: `request body is not JSON: ${describeError(error)}` };
   }
 }
 

@@ -10,6 +10,8 @@
  * pod, namespace or policy names (those are in the decision log).
  */
 
+import registryErrorClasses from './registry-error-classes.json';
+
 /** The CloudWatch namespace of every imagegate metric. */
 export const METRICS_NAMESPACE = 'imagegate';
 
@@ -19,45 +21,18 @@ export const SERVICE_DIMENSION = 'service';
 /** The service name when POWERTOOLS_SERVICE_NAME is unset (deployed stages set `imagegate-<stage>`). */
 export const DEFAULT_SERVICE_NAME = 'imagegate';
 
-/** Registry error classes: what went wrong when an image could not be checked against its registry. */
-export const REGISTRY_ERROR_CLASSES = [
-  /** The network timed out (connect or read timeout). */
-  'timeout',
-  /** The review's own deadline (the API server's ?timeout= less a margin) ran out first. */
-  'deadline',
-  /** No connection: DNS, refused, reset. */
-  'unreachable',
-  /** 401/403, a failing token service, or credentials that could not be read. */
-  'auth',
-  /** HTTP 429. */
-  'rate_limited',
-  /** HTTP 5xx. */
-  'http_5xx',
-  /** Any other HTTP status, or a bad redirect. */
-  'http_4xx',
-  /** The tag or digest does not exist (the image cannot be trusted). */
-  'not_found',
-  /**
-   * The registry answered with content that cannot be trusted: digest mismatch, malformed, too
-   * large, cut short; or more bytes than imagegate's per-image or per-review budget (an error).
-   */
-  'content',
-  /** The registry's address is loopback, link-local or private and not allowed (the SSRF guard). */
-  'address_refused',
-  /** Could not be checked for another reason. */
-  'other',
-] as const;
-export type RegistryErrorClass = (typeof REGISTRY_ERROR_CLASSES)[number];
+/**
+ * Registry error classes: what went wrong when an image could not be checked against its registry.
+ * Listed, described and marked as outages in registry-error-classes.json, which infra/dashboard.cjs
+ * and infra/alarms.cjs read too: one list for the code, the dashboard and the alarms.
+ */
+export type RegistryErrorClass = keyof typeof registryErrorClasses;
+export const REGISTRY_ERROR_CLASSES = Object.keys(registryErrorClasses) as readonly RegistryErrorClass[];
 
 /** Classes that say the registry (or the way to it) is unwell, rather than the image being wrong. */
-export const REGISTRY_OUTAGE_CLASSES = [
-  'timeout',
-  'deadline',
-  'unreachable',
-  'auth',
-  'rate_limited',
-  'http_5xx',
-] as const satisfies readonly RegistryErrorClass[];
+export const REGISTRY_OUTAGE_CLASSES: readonly RegistryErrorClass[] = REGISTRY_ERROR_CLASSES.filter(
+  (errorClass) => registryErrorClasses[errorClass].outage,
+);
 
 /** The values each dimension may take; `undefined` = any (service, cluster, resource kind, function name). */
 export const DIMENSION_VALUES = {

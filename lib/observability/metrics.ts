@@ -3,8 +3,7 @@
  * catalogue entry, a value and the dimension values. The Powertools adapter (powertools.ts)
  * publishes them as CloudWatch Embedded Metric Format.
  */
-import type { PolicyLoadEvent } from '../runtime';
-import type { ReviewEvent } from '../webhook';
+import type { PolicyLoadEvent, ReviewEvent } from '../review/events';
 import {
   DIMENSION_VALUES,
   METRICS,
@@ -13,7 +12,7 @@ import {
   type DimensionName,
   type MetricDefinition,
 } from './catalogue';
-import { registryErrorClass } from './classify';
+import { registryErrorClass } from './error-class';
 import { deadlineHit, imageRecords, validationModes } from './records';
 
 export type Dimensions = Readonly<Partial<Record<DimensionName, string>>>;

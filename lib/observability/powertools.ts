@@ -6,8 +6,8 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { VerificationStats } from '../cache/verification-cache';
-import type { PolicyLoadEvent, RuntimeObserver } from '../runtime';
-import type { Log, ReviewEvent } from '../webhook';
+import type { PolicyLoadEvent, ReviewEvent, RuntimeObserver } from '../review/events';
+import type { Log } from '../review/webhook';
 import { SERVICE_DIMENSION } from './catalogue';
 import {
   cacheMetrics,

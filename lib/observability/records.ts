@@ -5,10 +5,11 @@
  * body, no credentials; image references, digests, policy and rule names and messages only.
  */
 import type { ImageCheckResult } from '../decision/decide';
-import type { PolicyLoadEvent } from '../runtime';
-import type { ReviewEvent } from '../webhook';
+import type { PolicyLoadEvent, ReviewEvent } from '../review/events';
 import type { RegistryErrorClass } from './catalogue';
-import { checkEffect, effectiveAction, registryErrorClass, type CheckEffect } from './classify';
+import { effectiveAction } from '../decision/decide';
+import type { CheckEffect } from '../model/outcome';
+import { registryErrorClass } from './error-class';
 
 /** One verifyImages check of one image: the rule result and why. */
 export interface CheckRecord {
@@ -181,7 +182,8 @@ export function imageRecords(event: ReviewEvent): ImageRecord[] {
     string,
     { -readonly [K in keyof ImageRecord]: ImageRecord[K] } & { checks: CheckRecord[] }
   >();
-  for (const result of event.outcome?.results ?? []) {
+  const { results = [], effects = [] } = event.outcome ?? {};
+  for (const [index, result] of results.entries()) {
     let image = byPointer.get(result.site.pointer);
     if (!image) {
       image = {
@@ -194,12 +196,16 @@ export function imageRecords(event: ReviewEvent): ImageRecord[] {
       byPointer.set(result.site.pointer, image);
     }
     image.digest ??= result.digest ?? null;
-    image.checks.push(checkRecord(result, event.request.namespace));
+    image.checks.push(checkRecord(result, effects[index] ?? 'none', event.request.namespace));
   }
   return [...byPointer.values()];
 }
 
-function checkRecord(result: ImageCheckResult, namespace: string | undefined): CheckRecord {
+function checkRecord(
+  result: ImageCheckResult,
+  effect: CheckEffect,
+  namespace: string | undefined,
+): CheckRecord {
   const { policy } = result.binding;
   const errorClass = registryErrorClass(result);
   return {
@@ -207,8 +213,8 @@ function checkRecord(result: ImageCheckResult, namespace: string | undefined): C
     ...(policy.namespace !== undefined ? { policyNamespace: policy.namespace } : {}),
     rule: result.binding.ruleName,
     status: result.status,
-    action: effectiveAction(result, namespace),
-    effect: checkEffect(result, namespace),
+    action: effectiveAction(result.entry, namespace),
+    effect,
     message: result.message,
     cacheHit: result.cacheHit ?? false,
     ...(errorClass ? { errorClass } : {}),
@@ -231,9 +237,12 @@ export function validationModes(failures: readonly CheckRecord[]): ('audit' | 'e
   return (['audit', 'enforce'] as const).filter((mode) => modes.has(mode));
 }
 
+/** Some image (or the whole review) could not be checked before the review's deadline. */
 export function deadlineHit(event: ReviewEvent): boolean {
-  if (event.error && /deadline/.test(event.error)) return true;
-  return (event.outcome?.results ?? []).some((result) => registryErrorClass(result) === 'deadline');
+  if (event.errorCause?.kind === 'deadline') return true;
+  return (event.outcome?.results ?? []).some(
+    (result) => result.status !== 'pass' && result.cause.kind === 'deadline',
+  );
 }
 
 /** Image fields the answer's patch rewrites (the `replace` ops outside /metadata). */

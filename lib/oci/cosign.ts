@@ -1,37 +1,8 @@
 import { RegistryContentError } from './errors';
 import { cosignTag, isSha256Digest } from './reference';
 import type { RegistryClient } from './registry';
-
-/** One cosign signature: a layer of the `.sig` manifest and its payload bytes. */
-export interface SignatureLayer {
-  readonly mediaType: string;
-  readonly digest: string;
-  readonly annotations: Readonly<Record<string, string>>;
-  readonly payload: Uint8Array;
-}
-
-/** Where cosign attachments are stored: the image's own repository unless a policy says otherwise. */
-export interface SignatureLocation {
-  readonly registry: string;
-  readonly repository: string;
-}
-
-export const COSIGN_SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
-
-/** The `.att` layer annotation naming the statement's predicate type (unsigned: only a hint). */
-export const COSIGN_PREDICATE_TYPE_ANNOTATION = 'predicateType';
-/** Media type of a `.att` layer: the DSSE envelope JSON. */
-export const DSSE_ENVELOPE_MEDIA_TYPE = 'application/vnd.dsse.envelope.v1+json';
-
-/** Most layers of one `.sig` or `.att` manifest. */
-export const MAX_SIGNATURE_LAYERS = 100;
-/** Most bytes of one `.sig` payload (a simple-signing payload is about 300 bytes). */
-export const MAX_PAYLOAD_BYTES = 1024 * 1024;
-/**
- * An attestation (an SBOM, a scan) is larger than a signature payload; Kyverno's bundle limit.
- * Whatever the layer count, the image's byte budget (byte-budget.ts) caps what one image reads.
- */
-export const MAX_ATTESTATION_BYTES = 10 * 1024 * 1024;
+import { MAX_ATTESTATION_BYTES, MAX_PAYLOAD_BYTES, MAX_SIGNATURE_LAYERS } from '../model/cosign-format';
+import type { SignatureLayer, SignatureLocation } from '../model/evidence';
 
 /**
  * Fetches the legacy cosign signatures (`sha256-<hex>.sig`) of `digest`. Returns an empty list
@@ -42,8 +13,9 @@ export function fetchCosignSignatures(
   location: SignatureLocation,
   digest: string,
   signal?: AbortSignal,
+  deadline?: number,
 ): Promise<SignatureLayer[]> {
-  return fetchCosignLayers(client, location, digest, 'sig', signal);
+  return fetchCosignLayers(client, location, digest, 'sig', signal, deadline);
 }
 
 /**
@@ -56,8 +28,9 @@ export function fetchCosignAttestations(
   location: SignatureLocation,
   digest: string,
   signal?: AbortSignal,
+  deadline?: number,
 ): Promise<SignatureLayer[]> {
-  return fetchCosignLayers(client, location, digest, 'att', signal);
+  return fetchCosignLayers(client, location, digest, 'att', signal, deadline);
 }
 
 async function fetchCosignLayers(
@@ -66,10 +39,17 @@ async function fetchCosignLayers(
   digest: string,
   suffix: 'sig' | 'att',
   signal?: AbortSignal,
+  deadline?: number,
 ): Promise<SignatureLayer[]> {
   const { registry, repository } = location;
   const what = suffix === 'sig' ? 'signature' : 'attestation';
-  const manifest = await client.getManifest(registry, repository, cosignTag(digest, suffix), signal);
+  const manifest = await client.getManifest(
+    registry,
+    repository,
+    cosignTag(digest, suffix),
+    signal,
+    deadline,
+  );
   if (!manifest) return [];
 
   const layers = manifest.json.layers;
@@ -93,7 +73,7 @@ async function fetchCosignLayers(
   const payloads = new Map<string, Promise<Uint8Array>>();
   for (const { digest } of descriptors) {
     if (!payloads.has(digest)) {
-      payloads.set(digest, client.getBlob(registry, repository, digest, limit, signal));
+      payloads.set(digest, client.getBlob(registry, repository, digest, limit, signal, deadline));
     }
   }
   return Promise.all(

@@ -31,7 +31,7 @@ export class RegistryError extends ImagegateError<RegistryErrorCode> {
 /**
  * The registry answered, but with content we must not trust (or no content at all): bytes that do not match their
  * digest, an unexpected media type, a body over its size cap or cut short, or no image for the tag. A registry
- * host refused before any connection (it resolves to a loopback, link-local or private address: see ssrf.ts) is
+ * host refused before any connection (it resolves to a loopback, link-local or private address: see address-guard.ts) is
  * here too: the image names a place imagegate will not fetch from, so it cannot be trusted whatever the failure
  * policy says. This is "not trusted".
  */

@@ -1,15 +1,11 @@
-import type { ImageSource } from '../admission/review';
+import type { ImageSource } from '../ports';
 import { ExpiringCache } from '../cache/expiring-cache';
 import { registryTimeout, SharedWork } from '../deadline';
 import { chargeRequestsTo, type ByteBudget } from './byte-budget';
-import {
-  fetchCosignAttestations,
-  fetchCosignSignatures,
-  type SignatureLayer,
-  type SignatureLocation,
-} from './cosign';
+import type { SignatureLayer, SignatureLocation, SigstoreBundleArtifact } from '../model/evidence';
+import { fetchCosignAttestations, fetchCosignSignatures } from './cosign';
 import { RegistryContentError } from './errors';
-import { fetchSigstoreBundles, type SigstoreBundleArtifact } from './referrers';
+import { fetchSigstoreBundles } from './referrers';
 import type { ImageReference } from './reference';
 import type { RegistryClient } from './registry';
 
@@ -50,23 +46,35 @@ export class RegistryImageSource implements ImageSource {
     return this.tags.size;
   }
 
-  async resolveDigest(ref: ImageReference, signal?: AbortSignal, budget?: ByteBudget): Promise<string> {
+  async resolveDigest(
+    ref: ImageReference,
+    signal?: AbortSignal,
+    budget?: ByteBudget,
+    deadline?: number,
+  ): Promise<string> {
     if (ref.digest) return ref.digest;
     const tag = ref.tag ?? 'latest';
     const key = `${ref.registry}/${ref.repository}:${tag}`;
     const remembered = this.tags.get(key);
     if (remembered) return remembered;
-    const digest = await this.shared(`tag ${key}`, ref.registry, signal, budget, async (shared) => {
-      const manifest = await this.client.getManifest(ref.registry, ref.repository, tag, shared);
-      if (!manifest) {
-        throw new RegistryContentError(
-          'NOT_FOUND',
-          ref.registry,
-          `image not found: registry ${ref.registry} has no manifest ${ref.repository}:${tag}`,
-        );
-      }
-      return manifest.digest;
-    });
+    const digest = await this.shared(
+      `tag ${key}`,
+      ref.registry,
+      signal,
+      budget,
+      deadline,
+      async (shared, until) => {
+        const manifest = await this.client.getManifest(ref.registry, ref.repository, tag, shared, until);
+        if (!manifest) {
+          throw new RegistryContentError(
+            'NOT_FOUND',
+            ref.registry,
+            `image not found: registry ${ref.registry} has no manifest ${ref.repository}:${tag}`,
+          );
+        }
+        return manifest.digest;
+      },
+    );
     this.tags.set(key, digest, this.tagCacheMs);
     return digest;
   }
@@ -76,13 +84,15 @@ export class RegistryImageSource implements ImageSource {
     digest: string,
     signal?: AbortSignal,
     budget?: ByteBudget,
+    deadline?: number,
   ): Promise<SignatureLayer[]> {
     return this.shared(
       `sig ${location.registry}/${location.repository}@${digest}`,
       location.registry,
       signal,
       budget,
-      (shared) => fetchCosignSignatures(this.client, location, digest, shared),
+      deadline,
+      (shared, until) => fetchCosignSignatures(this.client, location, digest, shared, until),
     );
   }
 
@@ -91,13 +101,15 @@ export class RegistryImageSource implements ImageSource {
     digest: string,
     signal?: AbortSignal,
     budget?: ByteBudget,
+    deadline?: number,
   ): Promise<SignatureLayer[]> {
     return this.shared(
       `att ${location.registry}/${location.repository}@${digest}`,
       location.registry,
       signal,
       budget,
-      (shared) => fetchCosignAttestations(this.client, location, digest, shared),
+      deadline,
+      (shared, until) => fetchCosignAttestations(this.client, location, digest, shared, until),
     );
   }
 
@@ -106,30 +118,37 @@ export class RegistryImageSource implements ImageSource {
     digest: string,
     signal?: AbortSignal,
     budget?: ByteBudget,
+    deadline?: number,
   ): Promise<SigstoreBundleArtifact[]> {
     return this.shared(
       `bundles ${location.registry}/${location.repository}@${digest}`,
       location.registry,
       signal,
       budget,
-      (shared) => fetchSigstoreBundles(this.client, location, digest, shared),
+      deadline,
+      (shared, until) => fetchSigstoreBundles(this.client, location, digest, shared, until),
     );
   }
 
-  /** One request for all concurrent callers with the same key; each leaves at its own deadline. */
+  /**
+   * One request for all concurrent callers with the same key; each leaves at its own deadline.
+   * The shared fetch gets the deadline (epoch ms) of the caller that started it, if that caller
+   * passed one; otherwise its retries read the longest waiting deadline SharedWork records.
+   */
   private shared<T>(
     key: string,
     registry: string,
     signal: AbortSignal | undefined,
     budget: ByteBudget | undefined,
-    fetch: (signal: AbortSignal) => Promise<T>,
+    deadline: number | undefined,
+    fetch: (signal: AbortSignal, deadline: number | undefined) => Promise<T>,
   ): Promise<T> {
     return this.inFlight.join(
       key,
       signal,
       (shared) => {
         chargeRequestsTo(shared, budget);
-        return fetch(shared);
+        return fetch(shared, deadline);
       },
       () => registryTimeout(registry),
     ) as Promise<T>;

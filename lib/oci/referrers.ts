@@ -1,29 +1,8 @@
-import type { SignatureLocation } from './cosign';
+import { MAX_BUNDLE_BYTES, MAX_REFERRERS, SIGSTORE_BUNDLE_PREFIX } from '../model/cosign-format';
+import type { SigstoreBundleArtifact, SignatureLocation } from '../model/evidence';
 import { RegistryContentError } from './errors';
 import { isSha256Digest } from './reference';
 import { OCI_INDEX_MEDIA_TYPE, type FetchedManifest, type RegistryClient } from './registry';
-
-/** The `artifactType` of a Sigstore bundle v0.3 referrer (cosign v3 `cosign sign` / `attest`). */
-export const SIGSTORE_BUNDLE_ARTIFACT_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
-const SIGSTORE_BUNDLE_PREFIX = 'application/vnd.dev.sigstore.bundle';
-
-/** One Sigstore bundle attached to an image as an OCI referrer. */
-export interface SigstoreBundleArtifact {
-  /** Digest of the referrer manifest holding the bundle. */
-  readonly manifestDigest: string;
-  /** Media type of the bundle layer (`application/vnd.dev.sigstore.bundle.v0.3+json`). */
-  readonly mediaType: string;
-  /** The bundle JSON, checked against its layer digest. */
-  readonly bytes: Uint8Array;
-}
-
-/** Kyverno refuses images with more referrers; so does imagegate (each one costs requests). */
-export const MAX_REFERRERS = 50;
-/**
- * Kyverno's limit for one bundle. Each read reserves this much of the process's bodies in flight
- * (byte-budget.ts) and is charged to the image's byte budget as it arrives.
- */
-export const MAX_BUNDLE_BYTES = 10 * 1024 * 1024;
 
 /**
  * Fetches the Sigstore bundles that refer to `digest` (cosign-formats §3.3): the referrers API,
@@ -39,16 +18,17 @@ export async function fetchSigstoreBundles(
   location: SignatureLocation,
   digest: string,
   signal?: AbortSignal,
+  deadline?: number,
 ): Promise<SigstoreBundleArtifact[]> {
   const { registry, repository } = location;
-  const listed = await client.listReferrers(registry, repository, digest, signal);
+  const listed = await client.listReferrers(registry, repository, digest, signal, deadline);
   let candidates: string[];
   if (listed) {
     candidates = descriptors(listed)
       .filter((descriptor) => descriptor.artifactType?.startsWith(SIGSTORE_BUNDLE_PREFIX))
       .map((descriptor) => descriptor.digest);
   } else {
-    const index = await client.getManifest(registry, repository, digest.replace(':', '-'), signal);
+    const index = await client.getManifest(registry, repository, digest.replace(':', '-'), signal, deadline);
     if (!index || index.mediaType !== OCI_INDEX_MEDIA_TYPE) return [];
     candidates = descriptors(index).map((descriptor) => descriptor.digest);
   }
@@ -62,10 +42,19 @@ export async function fetchSigstoreBundles(
   }
   const bundles = await Promise.all(
     candidates.map(async (candidate) => {
-      const manifest = await client.getManifest(registry, repository, candidate, signal).catch(skipForeign);
+      const manifest = await client
+        .getManifest(registry, repository, candidate, signal, deadline)
+        .catch(skipForeign);
       const layer = manifest && bundleLayer(manifest, digest);
       if (!manifest || !layer) return [];
-      const bytes = await client.getBlob(registry, repository, layer.digest, MAX_BUNDLE_BYTES, signal);
+      const bytes = await client.getBlob(
+        registry,
+        repository,
+        layer.digest,
+        MAX_BUNDLE_BYTES,
+        signal,
+        deadline,
+      );
       return [{ manifestDigest: manifest.digest, mediaType: layer.mediaType, bytes }];
     }),
   );

@@ -13,7 +13,8 @@ export interface RetryOptions {
   readonly baseDelayMs?: number;
   /**
    * The longest wait, Retry-After included, when the request's deadline is not known. Default 5 s.
-   * With a known deadline the wait must also end {@link MIN_ATTEMPT_MS} before it.
+   * With a known deadline (`TransportRequest.deadline`) this cap does not apply: the wait must
+   * instead end {@link MIN_ATTEMPT_MS} before the deadline.
    */
   readonly maxDelayMs?: number;
   readonly random?: () => number;
@@ -26,14 +27,18 @@ export const MIN_ATTEMPT_MS = 250;
 const deadlines = new WeakMap<AbortSignal, number>();
 
 /**
- * Records when `signal` will fire (epoch ms), so that a retry never waits past the review's
- * deadline: the HTTP adapter calls it for the API server's `?timeout=`.
+ * Records when `signal` will fire (epoch ms).
+ *
+ * @deprecated Pass `TransportRequest.deadline` (through the `deadline` parameter of
+ * `RegistryClient` and `RegistryImageSource`) instead; this side channel is read only when a
+ * request carries no deadline, and goes once its last callers (lib/lambda/http.ts, SharedWork in
+ * lib/deadline.ts) pass the deadline explicitly.
  */
 export function rememberDeadline(signal: AbortSignal, at: number): void {
   deadlines.set(signal, at);
 }
 
-/** The deadline recorded for `signal`, if any. */
+/** The deadline recorded for `signal`, if any. @deprecated See {@link rememberDeadline}. */
 export function deadlineOf(signal: AbortSignal | undefined): number | undefined {
   return signal ? deadlines.get(signal) : undefined;
 }
@@ -41,9 +46,10 @@ export function deadlineOf(signal: AbortSignal | undefined): number | undefined 
 /**
  * Repeats an idempotent request answered 429, 502, 503 or 504, at most `maxRetries` times, after
  * a jittered exponential backoff or the registry's `Retry-After` (seconds or an HTTP date). A wait
- * that would not end before the deadline (or is longer than `maxDelayMs`) is not made: the
- * answer is returned as it is, and the caller reports the status. An aborted signal ends a wait
- * at once with a timeout ("could not check").
+ * that would not end {@link MIN_ATTEMPT_MS} before the request's deadline — or, when no deadline
+ * is known, is longer than `maxDelayMs` — is not made: the answer is returned as it is, and the
+ * caller reports the status. An aborted signal ends a wait at once with a timeout ("could not
+ * check").
  */
 export class RetryingTransport implements RegistryTransport {
   private readonly maxRetries: number;
@@ -75,11 +81,16 @@ export class RetryingTransport implements RegistryTransport {
       }
       const backoff = this.baseDelayMs * 2 ** attempt * (0.5 + this.random() / 2);
       const wait = Math.max(0, retryAfterMs(response.headers['retry-after'], this.now()) ?? backoff);
-      const deadline = deadlineOf(request.signal);
-      if (wait > this.maxDelayMs) return response;
-      if (deadline !== undefined && this.now() + wait + MIN_ATTEMPT_MS > deadline) return response;
+      if (!this.mayWait(wait, request.deadline ?? deadlineOf(request.signal))) return response;
       await sleep(wait, request.signal, request.url.host);
     }
+  }
+
+  /** With a known deadline, whether the retry still fits before it; without one, the cap. */
+  private mayWait(wait: number, deadline: number | undefined): boolean {
+    // Infinity is what shared work records once a caller without a deadline joined.
+    if (deadline === undefined || !Number.isFinite(deadline)) return wait <= this.maxDelayMs;
+    return this.now() + wait + MIN_ATTEMPT_MS <= deadline;
   }
 }
 

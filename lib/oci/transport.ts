@@ -11,11 +11,21 @@ export interface TransportRequest {
   readonly headers: Readonly<Record<string, string>>;
   readonly maxBytes: number;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * When the review stops waiting (epoch ms), if known: a retry never waits past it (retry.ts).
+   * Passed down explicitly from the review's deadline, alongside `signal`, which fires then.
+   */
+  readonly deadline?: number | undefined;
+  /**
+   * Authorization header values by origin, for a request whose redirects are followed
+   * (redirects.ts): each hop carries only the value for its own origin.
+   */
+  readonly authorizations?: ReadonlyMap<string, string> | undefined;
   /** Request body (only the OAuth2 token POST has one). */
   readonly body?: string;
   /**
    * Connect to this IP address instead of resolving `url`'s host: the address the SSRF guard
-   * checked (see ssrf.ts), so that a second DNS answer cannot swap it. The Host header and the TLS
+   * checked (see address-guard.ts), so that a second DNS answer cannot swap it. The Host header and the TLS
    * server name (SNI and certificate check) stay those of `url`.
    */
   readonly connectAddress?: string | undefined;
@@ -26,6 +36,8 @@ export interface TransportResponse {
   /** Header names in lower case; repeated headers joined with ", ". */
   readonly headers: Readonly<Record<string, string>>;
   readonly body: Uint8Array;
+  /** The URL that gave this answer, when redirects were followed (redirects.ts). */
+  readonly url?: URL;
 }
 
 /** Port between the registry protocol logic and the network. */

@@ -1,5 +1,7 @@
 import { JMESPathTypeError, search } from '@aws-lambda-powertools/jmespath';
-import { wildcardMatch } from './wildcard';
+import { describeError } from '../errors';
+import { wildcardMatch } from '../model/wildcard';
+import { replaceVariables, variablesInJson, wholeVariable } from './variable-syntax';
 
 /** Kyverno condition operators (deprecated aliases included). */
 export const CONDITION_OPERATORS = [
@@ -39,9 +41,6 @@ export interface ConditionResult {
   readonly passed: boolean;
   readonly failed: readonly string[];
 }
-
-const VARIABLE = /\{\{\s*(.+?)\s*\}\}/g;
-const WHOLE_VARIABLE = /^\{\{\s*((?:(?!\}\}).)+?)\s*\}\}$/s;
 
 /**
  * What a `{{ }}` variable that resolves to nothing (a missing field, `null`, or an expression
@@ -86,9 +85,9 @@ export function substitute(
 ): unknown {
   const resolve = (expression: string) => lookup(expression, context, unresolved);
   if (typeof value === 'string') {
-    const whole = WHOLE_VARIABLE.exec(value);
-    if (whole) return resolve(whole[1] ?? '');
-    return value.replace(VARIABLE, (_text, expression: string) => {
+    const whole = wholeVariable(value);
+    if (whole !== undefined) return resolve(whole);
+    return replaceVariables(value, (expression) => {
       const resolved = resolve(expression);
       return typeof resolved === 'string' ? resolved : JSON.stringify(resolved);
     });
@@ -104,16 +103,31 @@ export function substitute(
 
 /** The first `{{ expression }}` in `value` that is not valid JMESPath, with the reason. */
 export function invalidVariable(value: unknown): string | undefined {
-  for (const [, expression = ''] of JSON.stringify(value ?? null).matchAll(VARIABLE)) {
+  for (const { expression } of variablesInJson(value)) {
     try {
       search(JSON.parse(`"${expression}"`) as string, {});
     } catch (error) {
       // Evaluated against an empty document, a valid expression may still fail on argument types.
       if (error instanceof JMESPathTypeError) continue;
-      return `invalid variable {{ ${expression} }}: ${(error as Error).message.split('\n')[0] ?? ''}`;
+      return `invalid variable {{ ${expression} }}: ${describeError(error).split('\n')[0] ?? ''}`;
     }
   }
   return undefined;
+}
+
+/**
+ * {@link evaluateConditions}, with a JMESPath evaluation error (a function given the wrong type,
+ * say) making the conditions fail with its reason rather than failing the review.
+ */
+export function evaluateSafely(block: ConditionBlock, context: unknown): ConditionResult {
+  try {
+    return evaluateConditions(block, context);
+  } catch (error) {
+    return {
+      passed: false,
+      failed: [`a variable could not be evaluated: ${describeError(error).split('\n')[0] ?? ''}`],
+    };
+  }
 }
 
 /** A `{{ }}` variable that resolved to nothing, in `fail` mode. */

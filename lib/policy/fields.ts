@@ -1,12 +1,18 @@
+import type { TrustRoots } from '../verify/trust-roots';
 import type { PolicyProblem } from './problems';
 
 export type PathSegment = string | number;
 
-/** Shared state while one document is read: where problems go and how to find a field's line. */
-export interface ReadContext {
+/**
+ * Everything one document is compiled with, passed to every reader (no module state): where
+ * problems go, how to find a field's line, and the trust roots a policy's log URLs must name.
+ */
+export interface CompileContext {
   readonly source: string;
   readonly problems: PolicyProblem[];
   readonly lineOf: (path: readonly PathSegment[]) => number | undefined;
+  /** The trust roots the webhook runs with: a `rekor.url` must name one of their logs. */
+  readonly trust: TrustRoots;
 }
 
 /** Dotted form of a path: `spec.rules[0].name`. */
@@ -29,11 +35,11 @@ export class FieldReader {
   constructor(
     private readonly value: Readonly<Record<string, unknown>>,
     readonly path: readonly PathSegment[],
-    readonly context: ReadContext,
+    readonly context: CompileContext,
   ) {}
 
   /** A reader for `value` at `path`, or `undefined` (with a problem) when it is not a mapping. */
-  static of(value: unknown, path: readonly PathSegment[], context: ReadContext): FieldReader | undefined {
+  static of(value: unknown, path: readonly PathSegment[], context: CompileContext): FieldReader | undefined {
     if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
       return new FieldReader(value as Record<string, unknown>, path, context);
     }
@@ -66,6 +72,13 @@ export class FieldReader {
     report(this.context, name === undefined ? this.path : [...this.path, name], message);
   }
 
+  /** A string field. */
+  string(name: string, options?: { required?: boolean }): string | undefined;
+  /** A string field that must be one of `allowed`, typed as their union. */
+  string<Allowed extends string>(
+    name: string,
+    options: { required?: boolean; allowed: readonly Allowed[] },
+  ): Allowed | undefined;
   string(
     name: string,
     options: { required?: boolean; allowed?: readonly string[] } = {},
@@ -174,7 +187,7 @@ export class FieldReader {
   }
 }
 
-function report(context: ReadContext, path: readonly PathSegment[], message: string): void {
+function report(context: CompileContext, path: readonly PathSegment[], message: string): void {
   context.problems.push({
     source: context.source,
     line: context.lineOf(path),

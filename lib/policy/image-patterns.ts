@@ -10,7 +10,7 @@ import {
   writtenName,
   type ImageReference,
 } from '../oci/reference';
-import { wildcardMatch } from './wildcard';
+import { compileWildcard, type WildcardMatcher } from '../model/wildcard';
 
 /**
  * Every spelling of `ref` that names the image the kubelet pulls for it:
@@ -51,11 +51,23 @@ export function patternForms(pattern: string): string[] {
   return canonical === pattern ? [pattern] : [pattern, canonical];
 }
 
+/** An `imageReferences` / `skipImageReferences` pattern, compiled at load: each of its {@link patternForms}. */
+export interface ImagePattern {
+  /** The pattern as written. */
+  readonly pattern: string;
+  readonly forms: readonly WildcardMatcher[];
+}
+
+/** Compiles one image pattern (once, when the policy is loaded). */
+export function compileImagePattern(pattern: string): ImagePattern {
+  return { pattern, forms: patternForms(pattern).map(compileWildcard) };
+}
+
 /** True when any of `patterns` matches any spelling of `ref` ({@link imageSpellings}). */
-export function imageMatchesAny(patterns: readonly string[], ref: ImageReference): boolean {
+export function imageMatchesAny(patterns: readonly ImagePattern[], ref: ImageReference): boolean {
   if (patterns.length === 0) return false;
   const spellings = imageSpellings(ref);
-  return patterns.some((pattern) =>
-    patternForms(pattern).some((form) => spellings.some((spelling) => wildcardMatch(form, spelling))),
+  return patterns.some(({ forms }) =>
+    forms.some((form) => spellings.some((spelling) => form.matches(spelling))),
   );
 }

@@ -1,4 +1,4 @@
-import { parsePolicyText, type ParseOptions } from './parse';
+import { parsePolicyText, type ParseOptions } from './compile/documents';
 import type { PolicyProblem } from './problems';
 import type { Policy } from './types';
 

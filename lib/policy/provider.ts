@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { describeError } from '../errors';
-import type { ParseOptions } from './parse';
+import type { ParseOptions } from './compile/documents';
 import { parsePolicyFiles, type PolicyProvider, type PolicySet } from './policy-set';
 import { formatProblem, PolicyLoadError } from './problems';
 import type { PolicyObject, PolicyStore } from './store';

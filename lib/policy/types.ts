@@ -1,12 +1,20 @@
-import type { KeyObject } from 'node:crypto';
-import type { X509Certificate } from '@sigstore/core';
-import type { IdentityPolicy } from '../verify/identity';
+/**
+ * The compiled policy form: what the policy compiler produces once per load and matching, planning
+ * and verification read per request. Nothing here is re-parsed per request: globs are compiled
+ * matchers, signature repositories parsed locations, keys and certificates parsed, and which
+ * request variables attestation conditions read is known (ADR 14).
+ */
+import type { Operation } from '../model/admission';
+import type { SignatureLocation } from '../model/evidence';
+import type { WildcardMatcher } from '../model/wildcard';
+import type { AttestationSpec, AttestorSet, SignatureFormat } from '../verify/spec';
 import type { ConditionBlock } from './conditions';
-import type { SignatureHash, VerificationKey } from '../verify/keys';
+import type { ImagePattern } from './image-patterns';
+import type { KindPattern } from './match';
+import type { ConditionReads } from './variable-syntax';
 
 export type FailureAction = 'Audit' | 'Enforce';
 export type FailurePolicy = 'Fail' | 'Ignore';
-export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 
 /** A Kyverno `ClusterPolicy` or namespaced `Policy`, validated and compiled for evaluation. */
 export interface Policy {
@@ -60,15 +68,22 @@ export interface Subject {
   readonly kind: 'User' | 'Group' | 'ServiceAccount';
   readonly name: string;
   readonly namespace: string | undefined;
+  /**
+   * Compiled at load: over the user name (`User`; a `ServiceAccount` as
+   * `system:serviceaccount:<namespace>:<name>`) or each group (`Group`).
+   */
+  readonly matcher: WildcardMatcher;
 }
 
+/** One `match` / `exclude` entry; its patterns compiled at load. */
 export interface ResourceDescription {
   readonly subjects: readonly Subject[];
-  readonly kinds: readonly string[];
-  readonly names: readonly string[];
-  readonly namespaces: readonly string[];
+  readonly kinds: readonly KindPattern[];
+  readonly names: readonly WildcardMatcher[];
+  readonly namespaces: readonly WildcardMatcher[];
   readonly operations: readonly Operation[];
-  readonly annotations: Readonly<Record<string, string>>;
+  /** Annotation key → compiled value pattern. */
+  readonly annotations: Readonly<Record<string, WildcardMatcher>>;
   readonly selector: LabelSelector | undefined;
 }
 
@@ -90,8 +105,8 @@ export interface FailureActionOverride {
 export interface ImageVerification {
   /** Field path of this entry in its policy, e.g. `spec.rules[0].verifyImages[0]`. */
   readonly path: string;
-  readonly imageReferences: readonly string[];
-  readonly skipImageReferences: readonly string[];
+  readonly imageReferences: readonly ImagePattern[];
+  readonly skipImageReferences: readonly ImagePattern[];
   /**
    * The rule's failure action, the same for every entry of a rule (Kyverno decides it per rule):
    * `Enforce` when any entry sets it, else the first action an entry sets, else the policy's.
@@ -100,8 +115,10 @@ export interface ImageVerification {
   /** The policy's overrides, kept only when no entry of the rule sets `failureAction`. */
   readonly failureActionOverrides: readonly FailureActionOverride[];
   readonly attestorSets: readonly AttestorSet[];
-  /** Repository holding signatures instead of the image's own (rule level). */
+  /** Repository holding signatures instead of the image's own (rule level), as written. */
   readonly repository: string | undefined;
+  /** `repository`, parsed at load. */
+  readonly signatureLocation: SignatureLocation | undefined;
   readonly mutateDigest: boolean;
   readonly verifyDigest: boolean;
   readonly required: boolean;
@@ -118,102 +135,20 @@ export interface ImageVerification {
 }
 
 /**
- * `verifyImages[].attestations[]`: the image must have in-toto statements of predicate `type`
- * signed by the attestor sets, and every such statement must satisfy `conditions`.
+ * `verifyImages[].attestations[]`: verify's attestation spec with the policy's condition blocks,
+ * and which request variables the conditions read, known at load (what a cached verdict depends on).
  */
-export interface Attestation {
-  /** Field path, e.g. `spec.rules[0].verifyImages[0].attestations[0]`. */
-  readonly path: string;
-  /** `name`: labels the attestation in messages. */
-  readonly name: string | undefined;
-  /** `type` (or the deprecated `predicateType`): the statement's `predicateType`. */
-  readonly type: string;
-  readonly attestorSets: readonly AttestorSet[];
-  /** `conditions[]`: every block must hold for every verified statement of this type. */
-  readonly conditions: readonly ConditionBlock[];
-}
+export type Attestation = AttestationSpec<ConditionBlock> & { readonly reads: ConditionReads };
 
-/** Where an entry's signatures are read from: see {@link ImageVerification.type}. */
-export type SignatureFormat = 'Cosign' | 'SigstoreBundle';
-
-/** `attestors[]` entry: `count` of its entries must pass (all of them when unset). */
-export interface AttestorSet {
-  readonly path: string;
-  readonly count: number | undefined;
-  readonly entries: readonly Attestor[];
-}
-
-/** One entry of an attestor set. */
-export type Attestor = LeafAttestor | NestedAttestor;
-
-/** An attestor that a signature is verified against (everything but a nested set). */
-export type LeafAttestor = KeyAttestor | KeylessAttestor | CertificateAttestor;
-
-/** `entries[].attestor`: a nested set that passes or fails as one entry. */
-export interface NestedAttestor {
-  readonly path: string;
-  readonly kind: 'set';
-  readonly set: AttestorSet;
-}
-
-/** A public key an image signature must verify with (one per key in `publicKeys`). */
-export interface KeyAttestor {
-  readonly path: string;
-  readonly kind: 'key';
-  readonly key: VerificationKey;
-  readonly hash: SignatureHash;
-  readonly annotations: Readonly<Record<string, string>>;
-  readonly repository: string | undefined;
-  /** `keys.rekor`: without it no log entry is needed (ADR 1). */
-  readonly rekor: RekorOptions;
-  /** `keys.ctlog`: only `tsaCertChain` matters for a key. */
-  readonly ctlog: CtlogOptions;
-}
-
-/** `keyless`: a Fulcio-style certificate whose identity must match, chained to a trusted CA. */
-export interface KeylessAttestor {
-  readonly path: string;
-  readonly kind: 'keyless';
-  readonly identity: IdentityPolicy;
-  /** `roots`: trust these CA certificates instead of the trust roots' Fulcio CAs. */
-  readonly roots: readonly X509Certificate[] | undefined;
-  readonly annotations: Readonly<Record<string, string>>;
-  readonly repository: string | undefined;
-  readonly rekor: RekorOptions;
-  readonly ctlog: CtlogOptions;
-}
-
-/** `certificates`: a given signing certificate (`cert`) and/or the chain it must lead to (`certChain`). */
-export interface CertificateAttestor {
-  readonly path: string;
-  readonly kind: 'certificate';
-  /** `cert`: signatures must verify with this certificate's key. */
-  readonly cert: X509Certificate | undefined;
-  /** `certChain`: with `cert`, its chain (root last); alone, the roots the signature's certificate must chain to. */
-  readonly certChain: readonly X509Certificate[] | undefined;
-  readonly hash: SignatureHash;
-  readonly annotations: Readonly<Record<string, string>>;
-  readonly repository: string | undefined;
-  readonly rekor: RekorOptions;
-  readonly ctlog: CtlogOptions;
-}
-
-/** `rekor`: the transparency-log requirement, verified offline from the signature's own proof. */
-export interface RekorOptions {
-  /** `ignoreTlog: false`: a verified Rekor entry is required. */
-  readonly required: boolean;
-  /** `url`: names the log; no request is ever sent to it. */
-  readonly url: string | undefined;
-  /** `pubkey`: the only Rekor key trusted (instead of the trust roots' logs). */
-  readonly publicKey: KeyObject | undefined;
-}
-
-/** `ctlog`: certificate transparency and signed timestamps. */
-export interface CtlogOptions {
-  /** `ignoreSCT: false`: the signing certificate must carry a verified SCT. */
-  readonly requireSct: boolean;
-  /** `pubkey`: the only CT log key trusted (instead of the trust roots' CT logs). */
-  readonly publicKey: KeyObject | undefined;
-  /** `tsaCertChain`: an RFC 3161 timestamp by this authority (signer first) is required. */
-  readonly tsaCertChain: readonly X509Certificate[] | undefined;
-}
+export type {
+  Attestor,
+  AttestorSet,
+  CertificateAttestor,
+  CtlogOptions,
+  KeyAttestor,
+  KeylessAttestor,
+  LeafAttestor,
+  NestedAttestor,
+  RekorOptions,
+  SignatureFormat,
+} from '../verify/spec';

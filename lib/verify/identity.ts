@@ -1,5 +1,5 @@
 import { ASN1Obj, type X509Certificate } from '@sigstore/core';
-import { wildcardMatch } from '../policy/wildcard';
+import { compileWildcard, type WildcardMatcher } from '../model/wildcard';
 
 /** Fulcio's certificate extensions (https://github.com/sigstore/fulcio/blob/main/docs/oid-info.md). */
 export const FULCIO_EXTENSIONS: Readonly<Record<string, string>> = {
@@ -40,9 +40,9 @@ const RAW_VALUE_OIDS = new Set([
   '1.3.6.1.4.1.57264.1.6',
 ]);
 
-/** A Kyverno wildcard pattern (`*`, `?`) or an anchored regular expression. */
+/** A Kyverno wildcard pattern (`*`, `?`) or an anchored regular expression, compiled at policy load. */
 export type ValueMatcher =
-  | { readonly kind: 'wildcard'; readonly pattern: string }
+  | { readonly kind: 'wildcard'; readonly pattern: string; readonly matcher: WildcardMatcher }
   | { readonly kind: 'regexp'; readonly pattern: string; readonly regexp: RegExp };
 
 /**
@@ -72,12 +72,13 @@ export function anchoredRegExp(pattern: string): ValueMatcher {
   return { kind: 'regexp', pattern, regexp: new RegExp(`^(?:${pattern})$`, 's') };
 }
 
+/** A Kyverno wildcard pattern, compiled once. */
 export function wildcard(pattern: string): ValueMatcher {
-  return { kind: 'wildcard', pattern };
+  return { kind: 'wildcard', pattern, matcher: compileWildcard(pattern) };
 }
 
 function matches(matcher: ValueMatcher, value: string): boolean {
-  return matcher.kind === 'wildcard' ? wildcardMatch(matcher.pattern, value) : matcher.regexp.test(value);
+  return matcher.kind === 'wildcard' ? matcher.matcher.matches(value) : matcher.regexp.test(value);
 }
 
 function describeMatcher(matcher: ValueMatcher): string {

@@ -1,9 +1,10 @@
 import type { KeyObject } from 'node:crypto';
 import { dsse } from '@sigstore/core';
 import type { SignatureHash } from './keys';
+import { Stage, type StageFailure } from './outcome';
 import { verifyRawSignature } from './signature';
-
-export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+import { annotationMismatch } from './signer';
+import type { AttestorCheck } from './spec';
 
 /** A DSSE envelope (https://github.com/secure-systems-lab/dsse), payload decoded. */
 export interface DsseEnvelope {
@@ -103,4 +104,19 @@ export function matchStatementSubject(
   return found.length === 0
     ? 'the in-toto statement has no sha256 subject digest'
     : `signature is for digest ${found.join(', ')}, not ${digest}`;
+}
+
+/**
+ * A subject check ({@link matchStatementSubject}) against the attestor: the statement must name
+ * the digest, with the attestor's annotations (bundles and `.att` layers alike).
+ */
+export function statementMismatch(
+  matched: ReturnType<typeof matchStatementSubject>,
+  check: AttestorCheck,
+): StageFailure | undefined {
+  if (typeof matched === 'string') {
+    return { stage: Stage.Digest, failure: 'DIGEST_MISMATCH', reason: matched };
+  }
+  const mismatch = annotationMismatch(check.annotations, matched.subject.annotations);
+  return mismatch ? { stage: Stage.Annotations, failure: 'ANNOTATIONS', reason: mismatch } : undefined;
 }

@@ -8,9 +8,6 @@ import {
   type CertificateAuthoritySet,
 } from './certificates';
 
-/** The `dev.sigstore.cosign/rfc3161timestamp` layer annotation: `{"SignedRFC3161Timestamp": "<base64 DER>"}`. */
-export const COSIGN_RFC3161_ANNOTATION = 'dev.sigstore.cosign/rfc3161timestamp';
-
 /** A timestamp whose `genTime` cannot be read: the TSA wrote something that is not a time. */
 export class TimestampUnreadableError extends ImagegateError<'UNREADABLE_TIMESTAMP'> {
   constructor(genTime: string | undefined, options?: { cause?: unknown }) {
@@ -92,12 +89,21 @@ export type TimestampResult =
   | { readonly ok: true; readonly time: Date; readonly authority: string }
   | { readonly ok: false; readonly reason: string };
 
-/** Reads the annotation's DER TimeStampResp; a reason when it is not one. */
-export function parseTimestampAnnotation(annotation: string): RFC3161Timestamp | string {
+/** Why a timestamp annotation cannot be used: `unreadableGenTime` when only its genTime is at fault. */
+export interface TimestampAnnotationProblem {
+  readonly problem: string;
+  readonly unreadableGenTime: boolean;
+}
+
+/** Reads the annotation's DER TimeStampResp; the problem when it is not one. */
+export function parseTimestampAnnotation(annotation: string): RFC3161Timestamp | TimestampAnnotationProblem {
   try {
     const value = JSON.parse(annotation) as { SignedRFC3161Timestamp?: unknown } | null;
     if (typeof value?.SignedRFC3161Timestamp !== 'string') {
-      return 'the RFC 3161 timestamp annotation has no SignedRFC3161Timestamp';
+      return {
+        problem: 'the RFC 3161 timestamp annotation has no SignedRFC3161Timestamp',
+        unreadableGenTime: false,
+      };
     }
     const timestamp = withReadableGenTime(
       RFC3161Timestamp.parse(Buffer.from(value.SignedRFC3161Timestamp, 'base64')),
@@ -105,8 +111,11 @@ export function parseTimestampAnnotation(annotation: string): RFC3161Timestamp |
     readGenTime(timestamp);
     return timestamp;
   } catch (error) {
-    if (error instanceof TimestampUnreadableError) return error.message;
-    return `the RFC 3161 timestamp is unreadable: ${describeError(error)}`;
+    if (error instanceof TimestampUnreadableError) return { problem: error.message, unreadableGenTime: true };
+    return {
+      problem: `the RFC 3161 timestamp is unreadable: ${describeError(error)}`,
+      unreadableGenTime: false,
+    };
   }
 }
 

@@ -1,4 +1,5 @@
-import { escapePointerSegment } from '../patch/pointer';
+import { podSpecPath } from '../model/kinds';
+import { escapePointerSegment } from '../model/json-pointer';
 
 /** Where an image the kubelet pulls sits in a resource: a container's, or an image volume's. */
 export interface ImageSite {
@@ -32,18 +33,6 @@ export interface ImageLocator {
 
 const CONTAINER_FIELDS: readonly ContainerField[] = ['initContainers', 'containers', 'ephemeralContainers'];
 
-/** Path from the resource root to its pod spec, per kind (Kyverno's autogen table). */
-const POD_SPEC_PATHS: Readonly<Record<string, readonly string[]>> = {
-  Pod: ['spec'],
-  Deployment: ['spec', 'template', 'spec'],
-  StatefulSet: ['spec', 'template', 'spec'],
-  DaemonSet: ['spec', 'template', 'spec'],
-  ReplicaSet: ['spec', 'template', 'spec'],
-  ReplicationController: ['spec', 'template', 'spec'],
-  Job: ['spec', 'template', 'spec'],
-  CronJob: ['spec', 'jobTemplate', 'spec', 'template', 'spec'],
-};
-
 /**
  * Every image of a resource with its JSON pointer: through `locators` when given (a rule's
  * `imageExtractors` for this kind), else the pod spec of a Pod or pod controller in the order
@@ -56,7 +45,7 @@ export function extractImageSites(
   locators?: readonly ImageLocator[],
 ): ImageSite[] {
   if (locators && locators.length > 0) return locators.flatMap((locator) => locateImages(object, locator));
-  const path = POD_SPEC_PATHS[kind];
+  const path = podSpecPath(kind);
   if (!path) return [];
   let podSpec: unknown = object;
   for (const segment of path) podSpec = (podSpec as Record<string, unknown> | undefined)?.[segment];

@@ -9,7 +9,7 @@ import { ECRClient } from '@aws-sdk/client-ecr';
 import { readConfig } from '../../lib/config';
 import { ECR_CACHE_LIMITS, EcrCredentials } from '../../lib/aws/ecr';
 import { createRuntime } from '../../lib/runtime';
-import { answerAdmissionReview } from '../../lib/webhook';
+import { answerAdmissionReview } from '../../lib/review/webhook';
 import { UndiciTransport, type RegistryTransport } from '../../lib/oci/transport';
 import {
   awsEnvironment,

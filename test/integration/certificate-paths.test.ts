@@ -7,14 +7,19 @@
  * and a Sigstore bundle when the policy requires a timestamp, while a garbled genTime is reported
  * as unreadable.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Context } from 'aws-lambda';
 import { X509Certificate } from '@sigstore/core';
 import { EKU_CODE_SIGNING, verifyCertificatePath } from '../../lib/verify/certificates';
 import { TimestampUnreadableError } from '../../lib/verify/timestamp';
-import { httpEvent, loadHandler, type Handler } from '../support/handler';
+import { block } from '../support/attestor-policies';
+import {
+  admitPod,
+  checkImageDenial,
+  checkImagePolicy,
+  GITHUB,
+  TempFolders,
+  WORKFLOW,
+} from '../support/check-image-handler';
+import { loadHandler, type Handler } from '../support/handler';
 import { pushImage } from '../support/images';
 import {
   CA_EXTENSIONS,
@@ -24,7 +29,6 @@ import {
   type OpenSslCertificate,
 } from '../support/openssl-certificate-paths';
 import { startRegistry, type TestRegistry } from '../support/registry';
-import { parseBlocked, podReview } from '../support/scenario';
 import {
   attachBundle,
   createTestSigstore,
@@ -36,8 +40,6 @@ import {
 } from '../support/sigstore';
 
 const REPOSITORY = 'acme/paths';
-const WORKFLOW = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
-const GITHUB = 'https://token.actions.githubusercontent.com';
 
 let registry: TestRegistry;
 let sigstore: TestSigstore;
@@ -47,7 +49,7 @@ let partner: OpenSslCertificate;
 let plain: OpenSslCertificate;
 const certificates: Record<string, OpenSslCertificate> = {};
 const digests: Record<string, string> = {};
-const folders: string[] = [];
+const folders = new TempFolders('imagegate-certificate-paths-');
 /** The garbled genTime the last garbled timestamp carries. */
 let garbledGenTime = '';
 const GARBLED: TimestampOptions = {
@@ -57,12 +59,7 @@ const GARBLED: TimestampOptions = {
 
 const image = (tag: string) => `${registry.host}/${REPOSITORY}:${tag}`;
 const failed = (tag: string, reason: string) => `image verification failed for ${image(tag)}: ${reason}`;
-const indent = (text: string, spaces: number) =>
-  text
-    .trim()
-    .split('\n')
-    .map((line) => `${' '.repeat(spaces)}${line}`)
-    .join('\n');
+const indent = block;
 
 /** An openssl-made leaf as the signer identity the test signer uses (chain: its CA, then the root). */
 function identityOf(leaf: OpenSslCertificate, issuer: OpenSslCertificate): SigningIdentity {
@@ -75,32 +72,8 @@ function identityOf(leaf: OpenSslCertificate, issuer: OpenSslCertificate): Signi
   };
 }
 
-/** A ClusterPolicy `check-image` with one attestor (`attestor` lines at 18 spaces). */
-function policy(attestor: readonly string[]): string {
-  return [
-    'apiVersion: kyverno.io/v1',
-    'kind: ClusterPolicy',
-    'metadata:',
-    '  name: check-image',
-    'spec:',
-    '  webhookConfiguration:',
-    '    failurePolicy: Fail',
-    '  rules:',
-    '    - name: check-image',
-    '      match:',
-    '        any:',
-    '          - resources:',
-    '              kinds: [Pod]',
-    '      verifyImages:',
-    '        - imageReferences:',
-    `            - "${registry.host}/${REPOSITORY}*"`,
-    '          failureAction: Enforce',
-    '          attestors:',
-    '            - entries:',
-    ...attestor.flatMap((line) => line.split('\n')).map((line) => `                ${line}`),
-    '',
-  ].join('\n');
-}
+/** A ClusterPolicy `check-image` with one attestor (`attestor` lines at 16 spaces). */
+const policy = (attestor: readonly string[]) => checkImagePolicy(`${registry.host}/${REPOSITORY}*`, attestor);
 
 /** The test Rekor by its key, and no SCT (openssl's certificates have none). */
 const rekorWithoutSct = () =>
@@ -114,25 +87,12 @@ const rekorWithoutSct = () =>
   ].flatMap((line) => line.split('\n'));
 
 async function handlerFor(attestor: readonly string[]): Promise<Handler> {
-  const dir = await mkdtemp(join(tmpdir(), 'imagegate-certificate-paths-'));
-  folders.push(dir);
-  await writeFile(join(dir, 'check-image.yaml'), policy(attestor));
+  const dir = await folders.with({ 'check-image.yaml': policy(attestor) });
   return loadHandler({ IMAGEGATE_POLICIES: dir, IMAGEGATE_INSECURE_REGISTRIES: registry.host });
 }
 
-async function admit(handler: Handler, name: string, tag: string) {
-  const result = await handler(httpEvent(JSON.stringify(podReview(name, [image(tag)]))), {} as Context);
-  expect(result.statusCode).toBe(200);
-  return (JSON.parse(result.body ?? '') as { response: { allowed: boolean; status?: { message: string } } })
-    .response;
-}
-
-async function denial(handler: Handler, name: string, tag: string): Promise<string> {
-  const response = await admit(handler, name, tag);
-  expect(response.allowed).toBe(false);
-  const { tree } = parseBlocked(response.status?.message);
-  return (tree as Record<string, Record<string, string>>)['check-image']?.['check-image'] ?? '';
-}
+const admit = (handler: Handler, name: string, tag: string) => admitPod(handler, name, image(tag));
+const denial = (handler: Handler, name: string, tag: string) => checkImageDenial(handler, name, image(tag));
 
 /** imagegate's own reason for the chain, to compare the handler's message with. */
 function chainReason(leaf: OpenSslCertificate, issuer: OpenSslCertificate): string {
@@ -198,7 +158,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   pki?.remove();
-  await Promise.all(folders.map((dir) => rm(dir, { recursive: true, force: true })));
+  await folders.removeAll();
   await registry?.stop();
 });
 

@@ -9,17 +9,14 @@
  * - host X: an HTTPS server that challenges every request for a Bearer token from its own realm
  *   and records every Authorization header it is sent.
  */
-import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
-import { join } from 'node:path';
 import { readConfig } from '../../lib/config';
 import { handleAdmissionEvent } from '../../lib/lambda/http';
 import { UndiciTransport } from '../../lib/oci/transport';
 import { createRuntime, type Runtime } from '../../lib/runtime';
 import { basicAuthHeader } from '../support/images';
 import { listenOnLoopback } from '../support/ports';
-import { makeTempDir, removeDir, runChecked } from '../support/processes';
 import {
   podReview,
   REPOSITORY,
@@ -27,14 +24,15 @@ import {
   startKyvernoScenario,
   type KyvernoScenario,
 } from '../support/scenario';
+import { quietLog } from '../support/quiet';
+import { selfSignedCertificate, type SelfSignedCertificate } from '../support/tls';
 
 const PULLER = { username: 'puller', password: 'r-password-4b7d19' };
 const R_TOKEN = 'r-issued-token-e1f0';
 const X_TOKEN = 'x-anonymous-token-77aa';
-const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 let scenario: KyvernoScenario;
-let certDir: string;
+let tlsFiles: SelfSignedCertificate | undefined;
 let certificate: string;
 let registryR: { host: string; tokenRequests: (string | undefined)[]; server: http.Server };
 let hostX: { host: string; authorizations: (string | undefined)[]; server: https.Server };
@@ -111,28 +109,9 @@ async function startHostX(key: string, cert: string) {
 
 beforeAll(async () => {
   scenario = await startKyvernoScenario();
-  certDir = await makeTempDir('credentials-redirect-tls');
-  await runChecked('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-    '-keyout',
-    join(certDir, 'key.pem'),
-    '-out',
-    join(certDir, 'cert.pem'),
-  ]);
-  certificate = await readFile(join(certDir, 'cert.pem'), 'utf8');
-  hostX = await startHostX(await readFile(join(certDir, 'key.pem'), 'utf8'), certificate);
+  tlsFiles = await selfSignedCertificate('credentials-redirect-tls', '127.0.0.1', 'IP:127.0.0.1');
+  certificate = tlsFiles.cert;
+  hostX = await startHostX(tlsFiles.key, certificate);
   registryR = await startRegistryR(scenario.registry.host, () => `https://${hostX.host}`);
   await startRuntime();
 }, 60_000);
@@ -144,7 +123,7 @@ afterAll(async () => {
   await transport?.close();
   await Promise.all([close(registryR?.server), close(hostX?.server)]);
   await scenario?.stop();
-  if (certDir) await removeDir(certDir);
+  await tlsFiles?.remove();
 });
 
 /** One warm instance for the whole file: R's token, once issued, is cached as in Lambda. */
@@ -166,7 +145,7 @@ async function startRuntime(): Promise<void> {
       IMAGEGATE_INSECURE_REGISTRIES: registryR.host,
       IMAGEGATE_ALLOWED_PRIVATE_REGISTRIES: hostX.host,
     }),
-    quiet,
+    quietLog,
     {
       transport,
       aws: () => ({

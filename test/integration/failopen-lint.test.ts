@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { run, runChecked } from '../support/processes';
-import { KYVERNO_SAMPLE_KEY } from '../unit/builders';
+import { KYVERNO_SAMPLE_KEY } from '../support/builders';
 
 const repoRoot = resolve(__dirname, '..', '..');
 const cli = join(repoRoot, 'bin', 'imagegate.cjs');

@@ -5,23 +5,28 @@
  * (`IMAGEGATE_TRUST_ROOTS`) plus Sigstore bundles attached through the `sha256-<hex>` fallback tag
  * through the registry client and the pure verifier.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Context } from 'aws-lambda';
 import { fetchCosignSignatures } from '../../lib/oci/cosign';
 import { fetchSigstoreBundles } from '../../lib/oci/referrers';
 import { RegistryClient } from '../../lib/oci/registry';
 import { UndiciTransport } from '../../lib/oci/transport';
-import { parsePolicyText } from '../../lib/policy/parse';
+import { parsePolicyText } from '../../lib/policy/compile/documents';
 import type { ImageVerification } from '../../lib/policy/types';
-import { evaluateAttestorSets } from '../../lib/verify/attestors';
-import { trustRootsFromFolder } from '../../lib/verify/trust-roots-folder';
+import { evaluateAttestorSets } from '../../lib/verify/signatures';
+import { trustRootsFromFolder } from '../../lib/fs/trust-root-folder';
 import type { TrustRoots } from '../../lib/verify/trust-roots';
-import { httpEvent, loadHandler, type Handler } from '../support/handler';
+import { block } from '../support/attestor-policies';
+import {
+  admitPod,
+  checkImageDenial,
+  checkImagePolicy,
+  GITHUB,
+  TempFolders,
+  WORKFLOW,
+} from '../support/check-image-handler';
+import { loadHandler, type Handler } from '../support/handler';
 import { pushImage } from '../support/images';
 import { startRegistry, type TestRegistry } from '../support/registry';
-import { decodePatch, imageOps, parseBlocked, podReview } from '../support/scenario';
+import { decodePatch, imageOps } from '../support/scenario';
 import {
   attachBundle,
   createTestSigstore,
@@ -32,62 +37,28 @@ import {
 } from '../support/sigstore';
 
 const REPOSITORY = 'acme/app';
-const WORKFLOW = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
-const GITHUB = 'https://token.actions.githubusercontent.com';
 
 let registry: TestRegistry;
 let sigstore: TestSigstore;
 let other: TestSigstore;
 let signer: SigningIdentity;
 let trustFolder: string;
-const folders: string[] = [];
+const folders = new TempFolders('imagegate-keyless-');
 const digests: Record<string, string> = {};
 
 /** `registry/acme/app:<tag>` */
 const image = (tag: string) => `${registry.host}/${REPOSITORY}:${tag}`;
 
-async function folderWith(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'imagegate-keyless-'));
-  folders.push(dir);
-  await Promise.all(Object.entries(files).map(([name, text]) => writeFile(join(dir, name), text)));
-  return dir;
-}
+const folderWith = (files: Record<string, string>) => folders.with(files);
+const indent = block;
 
-const indent = (text: string, spaces: number) =>
-  text
-    .trim()
-    .split('\n')
-    .map((line) => `${' '.repeat(spaces)}${line}`)
-    .join('\n');
-
-/** A ClusterPolicy `check-image` with one keyless attestor (`keyless` lines at 22 spaces). */
-function policy(keyless: string[], options: { type?: string } = {}): string {
-  return [
-    'apiVersion: kyverno.io/v1',
-    'kind: ClusterPolicy',
-    'metadata:',
-    '  name: check-image',
-    'spec:',
-    '  webhookConfiguration:',
-    '    failurePolicy: Fail',
-    '  rules:',
-    '    - name: check-image',
-    '      match:',
-    '        any:',
-    '          - resources:',
-    '              kinds: [Pod]',
-    '      verifyImages:',
-    '        - imageReferences:',
-    `            - "${registry.host}/${REPOSITORY}*"`,
-    '          failureAction: Enforce',
-    ...(options.type ? [`          type: ${options.type}`] : []),
-    '          attestors:',
-    '            - entries:',
-    '                - keyless:',
-    ...keyless.flatMap((line) => line.split('\n')).map((line) => `                    ${line}`),
-    '',
-  ].join('\n');
-}
+/** A ClusterPolicy `check-image` with one keyless attestor (`keyless` lines at 20 spaces). */
+const policy = (keyless: string[], options: { type?: string } = {}) =>
+  checkImagePolicy(
+    `${registry.host}/${REPOSITORY}*`,
+    ['- keyless:', ...keyless.flatMap((line) => line.split('\n')).map((line) => `    ${line}`)],
+    options,
+  );
 
 /** The test instance trusted inline, the way a Kyverno policy can (roots, rekor.pubkey, ctlog.pubkey). */
 function inlineTrust(extra: { rekor?: string[]; ctlog?: string[] } = {}): string[] {
@@ -175,27 +146,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(folders.map((dir) => rm(dir, { recursive: true, force: true })));
+  await folders.removeAll();
   await registry?.stop();
 });
 
-async function admit(handler: Handler, name: string, tag: string) {
-  const result = await handler(httpEvent(JSON.stringify(podReview(name, [image(tag)]))), {} as Context);
-  expect(result.statusCode).toBe(200);
-  return (
-    JSON.parse(result.body ?? '') as {
-      response: { allowed: boolean; status?: { message: string }; patch?: string };
-    }
-  ).response;
-}
-
+const admit = (handler: Handler, name: string, tag: string) => admitPod(handler, name, image(tag));
 /** The rule message of a denial of Pod `name` by check-image/check-image. */
-async function denial(handler: Handler, name: string, tag: string): Promise<string> {
-  const response = await admit(handler, name, tag);
-  expect(response.allowed).toBe(false);
-  const { tree } = parseBlocked(response.status?.message);
-  return (tree as Record<string, Record<string, string>>)['check-image']?.['check-image'] ?? '';
-}
+const denial = (handler: Handler, name: string, tag: string) => checkImageDenial(handler, name, image(tag));
 
 const failed = (tag: string, reason: string) => `image verification failed for ${image(tag)}: ${reason}`;
 
@@ -390,10 +347,12 @@ describe('IMAGEGATE_TRUST_ROOTS and Sigstore bundles, against the registry', () 
     expect(await check('bundle', entryOf(identity(), 'SigstoreBundle'))).toEqual({ status: 'pass' });
     expect(await check('signed', entryOf(identity(), 'SigstoreBundle'))).toEqual({
       status: 'fail',
+      failure: 'NO_SIGNATURES',
       reason: 'signature not found: no Sigstore bundle refers to the image',
     });
     expect(await check('bundle-stranger', entryOf(identity()))).toEqual({
       status: 'fail',
+      failure: 'IDENTITY_MISMATCH',
       reason: `signer identity mismatch: expected subject "${WORKFLOW}", found "https://github.com/evil/app/.github/workflows/x.yml@refs/heads/main"`,
     });
   });

@@ -20,14 +20,14 @@ import { freePort, listenOnLoopback } from '../support/ports';
 import { makeTempDir, removeDir, run } from '../support/processes';
 import { startRegistry, type TestRegistry } from '../support/registry';
 import { podReview, samplePolicy, startKyvernoScenario, type KyvernoScenario } from '../support/scenario';
-import { emfMetrics, emfProblems, isEmf, type EmfMetric } from '../unit/observability/emf';
+import { emfMetrics, emfProblems, isEmf, type EmfMetric } from '../support/emf';
 import {
   alarmProblems,
   dashboardProblems,
   referenceProblems,
   type InfraSettings,
   type Widget,
-} from '../unit/observability/infra-check';
+} from '../support/infra-check';
 
 const FUNCTION = 'imagegate-test-admit';
 const TOKENS = { prod: 'prod-token-5d2c7a91', dev: 'dev-token-e04b3f68' };

@@ -285,6 +285,12 @@ describe('osls package --stage dev (no provisioned concurrency, one token secret
         '--param=provisionedConcurrency=0',
         `--param=ecrRepositoryArns=arn:aws-cn:ecr:cn-north-1:${ACCOUNT}:repository/team-a/*,arn:aws-cn:ecr:cn-north-1:${ACCOUNT}:repository/base`,
         '--param=logLevel=debug',
+        // Cache and TTL settings reach a deployed stage only as parameters.
+        '--param=verifyCacheSeconds=60',
+        '--param=verifyCacheFailSeconds=0',
+        '--param=verifyCacheEntries=500',
+        '--param=tagCacheSeconds=2.5',
+        '--param=secretCacheSeconds=120',
       ]),
     );
   });
@@ -313,6 +319,11 @@ describe('osls package --stage dev (no provisioned concurrency, one token secret
       IMAGEGATE_REGISTRY_CREDENTIALS: '',
       IMAGEGATE_INSECURE_REGISTRIES: '',
       IMAGEGATE_LOG_LEVEL: 'DEBUG',
+      IMAGEGATE_VERIFY_CACHE_SECONDS: '60',
+      IMAGEGATE_VERIFY_CACHE_FAIL_SECONDS: '0',
+      IMAGEGATE_VERIFY_CACHE_ENTRIES: '500',
+      IMAGEGATE_TAG_CACHE_SECONDS: '2.5',
+      IMAGEGATE_SECRET_CACHE_SECONDS: '120',
     });
   });
 
@@ -396,6 +407,21 @@ describe('osls package refuses a stage it cannot scope', () => {
       args: [...required, '--param=registryCredentialSecretArns=creds/{cluster}'],
       error:
         'stage parameter registryCredentialSecretArns: "creds/{cluster}": {cluster} is only for clusterTokenSecretArn',
+    },
+    {
+      name: 'a cache time that is not a number of seconds',
+      args: [...required, '--param=tagCacheSeconds=-1'],
+      error: 'stage parameter tagCacheSeconds: must be a number of seconds >= 0',
+    },
+    {
+      name: 'a cluster name that is not a DNS label',
+      args: [...required, '--param=clusters=prod.eu'],
+      error: 'stage parameter clusters: "prod.eu" is not a cluster name',
+    },
+    {
+      name: 'a mode that does not exist',
+      args: [...required, '--param=mode=offline'],
+      error: 'stage parameter mode: must be one of aws, local',
     },
     {
       name: 'ECR access to every repository of every account',

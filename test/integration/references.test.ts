@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readConfig } from '../../lib/config';
 import { handleAdmissionEvent } from '../../lib/lambda/http';
-import type { Resolver } from '../../lib/oci/ssrf';
+import type { Resolver } from '../../lib/oci/address-guard';
 import { UndiciTransport, type RegistryTransport, type TransportRequest } from '../../lib/oci/transport';
 import { createRuntime } from '../../lib/runtime';
 import { signImage } from '../support/cosign-signer';
@@ -28,6 +28,7 @@ import {
   startKyvernoScenario,
   type KyvernoScenario,
 } from '../support/scenario';
+import { quietLog } from '../support/quiet';
 
 interface AdmissionResponse {
   allowed: boolean;
@@ -36,7 +37,6 @@ interface AdmissionResponse {
   patch?: string;
 }
 
-const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 /** An address the SSRF guard lets through (example.com's); the transport never connects to it. */
 const PUBLIC_ADDRESS = '93.184.216.34';
 const resolver: Resolver = () => Promise.resolve([PUBLIC_ADDRESS]);
@@ -86,7 +86,7 @@ async function admitForwarded(policyFolder: string, images: readonly string[]) {
   const transport = forwardingTransport();
   const runtime = createRuntime(
     readConfig({ IMAGEGATE_POLICIES: policyFolder, IMAGEGATE_LOG_LEVEL: 'ERROR' }),
-    quiet,
+    quietLog,
     {
       transport,
       resolve: resolver,

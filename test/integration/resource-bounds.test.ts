@@ -8,7 +8,7 @@ import { readConfig } from '../../lib/config';
 import { handleAdmissionEvent } from '../../lib/lambda/http';
 import { BODY_BYTES_IN_FLIGHT, IMAGE_BYTE_BUDGET, ResourceLimitError } from '../../lib/oci/byte-budget';
 import { registryTimeout } from '../../lib/deadline';
-import { MAX_BUNDLE_BYTES, MAX_REFERRERS } from '../../lib/oci/referrers';
+import { MAX_BUNDLE_BYTES, MAX_REFERRERS } from '../../lib/model/cosign-format';
 import { cosignTag } from '../../lib/oci/reference';
 import { createRuntime, type Runtime } from '../../lib/runtime';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
@@ -23,6 +23,7 @@ import {
   startKyvernoScenario,
   type KyvernoScenario,
 } from '../support/scenario';
+import { quietLog } from '../support/quiet';
 
 interface Answer {
   allowed: boolean;
@@ -30,8 +31,6 @@ interface Answer {
   warnings?: string[];
   patch?: string;
 }
-
-const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 let scenario: KyvernoScenario;
 
@@ -53,7 +52,7 @@ async function runtimeFor(insecure: readonly string[], failurePolicy: 'Fail' | '
     IMAGEGATE_POLICIES: await scenario.folderWith({ 'policy.yaml': policy }),
     IMAGEGATE_INSECURE_REGISTRIES: insecure.join(','),
   });
-  return createRuntime(config, quiet);
+  return createRuntime(config, quietLog);
 }
 
 async function admit(runtime: Runtime, name: string, images: readonly string[], timeout = '10s') {

@@ -7,16 +7,13 @@
  * records every connection it is asked for and refuses (without connecting) any that is not on
  * loopback.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { readConfig } from '../../lib/config';
 import { handleAdmissionEvent } from '../../lib/lambda/http';
 import { RegistryError } from '../../lib/oci/errors';
-import type { Resolver } from '../../lib/oci/ssrf';
+import type { Resolver } from '../../lib/oci/address-guard';
 import { UndiciTransport, type RegistryTransport, type TransportRequest } from '../../lib/oci/transport';
 import { createRuntime } from '../../lib/runtime';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
-import { makeTempDir, removeDir, runChecked } from '../support/processes';
 import { startCountingProxy, type CountingProxy } from '../support/registry';
 import {
   decodePatch,
@@ -28,8 +25,9 @@ import {
   startKyvernoScenario,
   type KyvernoScenario,
 } from '../support/scenario';
+import { quietLog } from '../support/quiet';
+import { selfSignedCertificate, type SelfSignedCertificate } from '../support/tls';
 
-const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const LOOPBACK = new Set(['127.0.0.1', '::1', '[::1]']);
 
 let scenario: KyvernoScenario;
@@ -40,33 +38,14 @@ let allowed: FaultProxy;
 /** The registry over TLS (certificate for registry.test and 127.0.0.1). */
 let tls: FaultProxy;
 let certificate: string;
-let certDir: string;
+let tlsFiles: SelfSignedCertificate | undefined;
 let policyFolder: string;
 
 beforeAll(async () => {
   scenario = await startKyvernoScenario();
-  certDir = await makeTempDir('ssrf-tls');
-  await runChecked('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=registry.test',
-    '-addext',
-    'subjectAltName=DNS:registry.test,IP:127.0.0.1',
-    '-keyout',
-    join(certDir, 'key.pem'),
-    '-out',
-    join(certDir, 'cert.pem'),
-  ]);
-  certificate = await readFile(join(certDir, 'cert.pem'), 'utf8');
-  const key = await readFile(join(certDir, 'key.pem'), 'utf8');
+  tlsFiles = await selfSignedCertificate('ssrf-tls', 'registry.test', 'DNS:registry.test,IP:127.0.0.1');
+  certificate = tlsFiles.cert;
+  const key = tlsFiles.key;
   [forbidden, allowed, tls] = await Promise.all([
     startCountingProxy(scenario.registry.host),
     startFaultProxy(scenario.registry.host),
@@ -83,7 +62,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([forbidden?.stop(), allowed?.stop(), tls?.stop()]);
   await scenario?.stop();
-  if (certDir) await removeDir(certDir);
+  await tlsFiles?.remove();
 });
 
 interface Attempt {
@@ -126,7 +105,7 @@ async function admit(imageRef: string, env: Record<string, string> = {}) {
   const transport = loopbackOnlyTransport(attempts);
   const runtime = createRuntime(
     readConfig({ IMAGEGATE_POLICIES: policyFolder, IMAGEGATE_LOG_LEVEL: 'ERROR', ...env }),
-    quiet,
+    quietLog,
     { transport, resolve: resolver },
   );
   try {

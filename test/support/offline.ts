@@ -85,6 +85,7 @@ export async function startOffline(env: Record<string, string> = {}): Promise<Of
     oslsBin,
     'offline',
     'start',
+    '--param=mode=local',
     '--host',
     '127.0.0.1',
     '--httpPort',

@@ -1,6 +1,6 @@
 import { decodeAdmissionReview } from '../../../lib/admission/decode';
 import { AdmissionDecodeError } from '../../../lib/admission/errors';
-import { pod } from '../builders';
+import { pod } from '../../support/builders';
 
 type Json = Record<string, unknown>;
 

@@ -2,11 +2,9 @@
  * Issue 11, parts 1 and 5, in the review: images are matched as the kubelet pulls them, and a
  * reference that cannot be read is a failed check under every rule that applies (fail closed).
  */
-import { reviewAdmissionInDetail, type ImageSource } from '../../../lib/admission/review';
-import type { SignatureLayer, SignatureLocation } from '../../../lib/oci/cosign';
-import { RegistryContentError } from '../../../lib/oci/errors';
-import { canonicalReference, MAX_REFERENCE_LENGTH, type ImageReference } from '../../../lib/oci/reference';
-import { generateKeyPair, simpleSigningPayload } from '../../support/cosign-signer';
+import { reviewAdmissionInDetail } from '../../../lib/review/review';
+import { canonicalReference, MAX_REFERENCE_LENGTH } from '../../../lib/oci/reference';
+import { generateKeyPair } from '../../support/cosign-signer';
 import {
   DIGEST_A,
   matchAny,
@@ -15,33 +13,19 @@ import {
   policySet,
   rule,
   verifyImagesEntry,
-} from '../builders';
-import { signedLayer } from '../verify/signing';
+} from '../../support/builders';
+import { FakeImageSource } from '../../support/fake-image-source';
+import { publicGoodTrustRoots } from '../../../lib/verify/trust-roots';
+
+/** The trust the runtime gives every review (the public-good root; no private roots in these tests). */
+const TRUST = publicGoodTrustRoots();
 
 const signer = generateKeyPair('ecdsa-p256');
 const IMAGE = 'quay.io/acme/app';
 
 /** One signed image, `quay.io/acme/app:v1` -> DIGEST_A, looked up by its canonical spelling. */
-class CanonicalSource implements ImageSource {
-  readonly resolved: string[] = [];
-  readonly fetched: string[] = [];
-
-  resolveDigest(ref: ImageReference): Promise<string> {
-    const image = canonicalReference(ref);
-    this.resolved.push(image);
-    return image === `${IMAGE}:v1`
-      ? Promise.resolve(DIGEST_A)
-      : Promise.reject(new RegistryContentError('NOT_FOUND', ref.registry, `image not found: ${image}`));
-  }
-
-  cosignSignatures(location: SignatureLocation, digest: string): Promise<SignatureLayer[]> {
-    const key = `${location.registry}/${location.repository}@${digest}`;
-    this.fetched.push(key);
-    return Promise.resolve(
-      key === `${IMAGE}@${DIGEST_A}` ? [signedLayer(simpleSigningPayload(IMAGE, DIGEST_A), signer)] : [],
-    );
-  }
-}
+const canonicalSource = () =>
+  new FakeImageSource(canonicalReference).tag(`${IMAGE}:v1`, DIGEST_A).sign(IMAGE, DIGEST_A, signer);
 
 /** Two policies, each with one rule whose entry names only `quay.io/acme/app:*`. */
 const twoPolicies = (entry: Record<string, unknown> = {}) =>
@@ -62,12 +46,13 @@ describe('spellings of the same image are checked and pinned like the canonical 
   test.each(['QUAY.IO/acme/app:v1', 'Quay.Io:443/acme/app:v1', 'quay.io:0443/acme/app:v1'])(
     '%s is verified, pinned in its own spelling',
     async (image) => {
-      const source = new CanonicalSource();
+      const source = canonicalSource();
 
       const { decision, results } = await reviewAdmissionInDetail(
         podRequest('app', [image]),
         twoPolicies(),
         source,
+        { trust: TRUST },
       );
 
       expect(results.map((result) => [result.status, result.image])).toEqual([
@@ -78,18 +63,19 @@ describe('spellings of the same image are checked and pinned like the canonical 
       expect(decision.patch.filter((op) => op.path.endsWith('/image'))).toEqual([
         { op: 'replace', path: '/spec/containers/0/image', value: `${image}@${DIGEST_A}` },
       ]);
-      expect(source.fetched).toContain(`${IMAGE}@${DIGEST_A}`);
+      expect(source.signatureReads).toContain(`${IMAGE}@${DIGEST_A}`);
     },
   );
 
   test('a tag and a digest are matched by a tag pattern and verified by the digest', async () => {
-    const source = new CanonicalSource();
+    const source = canonicalSource();
     const image = `${IMAGE}:v1@${DIGEST_A}`;
 
     const { decision, results } = await reviewAdmissionInDetail(
       podRequest('app', [image]),
       twoPolicies(),
       source,
+      { trust: TRUST },
     );
 
     expect(results.map((result) => result.status)).toEqual(['pass', 'pass']);
@@ -103,7 +89,8 @@ describe('spellings of the same image are checked and pinned like the canonical 
     const { decision, results } = await reviewAdmissionInDetail(
       podRequest('app', [`${IMAGE}:v1@${other}`]),
       twoPolicies(),
-      new CanonicalSource(),
+      canonicalSource(),
+      { trust: TRUST },
     );
 
     expect(results.map((result) => [result.status, result.message])).toEqual([
@@ -116,13 +103,14 @@ describe('spellings of the same image are checked and pinned like the canonical 
 
 describe('a reference that cannot be read fails every entry of every rule that applies', () => {
   test('an invalid reference no pattern names is a failed check, without a registry call', async () => {
-    const source = new CanonicalSource();
+    const source = canonicalSource();
     const image = 'QUAY.IO/Acme/App:v1';
 
     const { decision, results } = await reviewAdmissionInDetail(
       podRequest('app', [image]),
       twoPolicies(),
       source,
+      { trust: TRUST },
     );
 
     const reason = `invalid image reference ${JSON.stringify(image)}: invalid repository component "Acme"`;
@@ -132,14 +120,15 @@ describe('a reference that cannot be read fails every entry of every rule that a
     ]);
     expect(decision.allowed).toBe(false);
     expect(source.resolved).toEqual([]);
-    expect(source.fetched).toEqual([]);
+    expect(source.signatureReads).toEqual([]);
   });
 
   test('skipImageReferences does not skip it', async () => {
     const { results } = await reviewAdmissionInDetail(
       podRequest('app', ['bad_host.example/acme/app']),
       twoPolicies({ skipImageReferences: ['*'] }),
-      new CanonicalSource(),
+      canonicalSource(),
+      { trust: TRUST },
     );
 
     expect(results.map((result) => result.status)).toEqual(['fail', 'fail']);
@@ -161,7 +150,8 @@ describe('a reference that cannot be read fails every entry of every rule that a
     const { decision, results } = await reviewAdmissionInDetail(
       podRequest('app', [image]),
       set,
-      new CanonicalSource(),
+      canonicalSource(),
+      { trust: TRUST },
     );
 
     expect(results).toHaveLength(1);

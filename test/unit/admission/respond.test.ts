@@ -1,5 +1,5 @@
 import { toAdmissionReview } from '../../../lib/admission/respond';
-import type { AdmissionDecision, JsonPatchOperation } from '../../../lib/admission/types';
+import type { AdmissionDecision, JsonPatchOperation } from '../../../lib/model/admission';
 
 const UID = '705ab4f5-6393-11e8-b7cc-42010a800001';
 const PIN: JsonPatchOperation = {

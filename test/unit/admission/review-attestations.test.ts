@@ -2,20 +2,10 @@
  * Rule preconditions and verifyImages attestations through reviewAdmission, with an in-memory
  * registry: what is fetched, what is decided, and what the verdict cache keys on.
  */
-import { createHash } from 'node:crypto';
-import { reviewAdmission, type ImageSource } from '../../../lib/admission/review';
-import type { SignatureLayer, SignatureLocation } from '../../../lib/oci/cosign';
-import { RegistryContentError } from '../../../lib/oci/errors';
-import { formatReference, type ImageReference } from '../../../lib/oci/reference';
+import { reviewAdmission } from '../../../lib/review/review';
 import { VerificationCache } from '../../../lib/cache/verification-cache';
-import { imagesVariable, preconditionsHold, requestVariable } from '../../../lib/policy/preconditions';
-import {
-  DSSE_ENVELOPE_MEDIA_TYPE,
-  dsseEnvelope,
-  generateKeyPair,
-  inTotoStatement,
-  simpleSigningPayload,
-} from '../../support/cosign-signer';
+import { imagesVariable, preconditionsHold, requestVariable } from '../../../lib/policy/variables';
+import { generateKeyPair } from '../../support/cosign-signer';
 import {
   controllerRequest,
   DIGEST_A,
@@ -25,59 +15,17 @@ import {
   policySet,
   rule,
   verifyImagesEntry,
-} from '../builders';
-import { signedLayer } from '../verify/signing';
+} from '../../support/builders';
+import { FakeImageSource } from '../../support/fake-image-source';
+import { publicGoodTrustRoots } from '../../../lib/verify/trust-roots';
+
+/** The trust the runtime gives every review (the public-good root; no private roots in these tests). */
+const TRUST = publicGoodTrustRoots();
 
 type Json = Record<string, unknown>;
 const IMAGE = 'ghcr.io/acme/app';
 const SLSA = 'https://slsa.dev/provenance/v0.2';
 const signer = generateKeyPair('ecdsa-p256');
-
-class FakeSource implements ImageSource {
-  readonly fetched: string[] = [];
-  private readonly tags = new Map<string, string>();
-  private readonly sigs = new Map<string, SignatureLayer[]>();
-  private readonly atts = new Map<string, SignatureLayer[]>();
-
-  tag(image: string, digest: string): this {
-    this.tags.set(image, digest);
-    return this;
-  }
-
-  sign(digest: string): this {
-    this.sigs.set(digest, [signedLayer(simpleSigningPayload(IMAGE, digest), signer)]);
-    return this;
-  }
-
-  attest(digest: string, predicate: unknown, subject = digest): this {
-    const payload = dsseEnvelope(inTotoStatement(IMAGE, subject, SLSA, predicate), signer.privateKey);
-    const layer: SignatureLayer = {
-      mediaType: DSSE_ENVELOPE_MEDIA_TYPE,
-      digest: `sha256:${createHash('sha256').update(payload).digest('hex')}`,
-      annotations: { predicateType: SLSA },
-      payload,
-    };
-    this.atts.set(digest, [...(this.atts.get(digest) ?? []), layer]);
-    return this;
-  }
-
-  resolveDigest(ref: ImageReference): Promise<string> {
-    const digest = this.tags.get(formatReference(ref));
-    return digest
-      ? Promise.resolve(digest)
-      : Promise.reject(new RegistryContentError('NOT_FOUND', ref.registry, 'image not found'));
-  }
-
-  cosignSignatures(_location: SignatureLocation, digest: string): Promise<SignatureLayer[]> {
-    this.fetched.push(`sig ${digest}`);
-    return Promise.resolve(this.sigs.get(digest) ?? []);
-  }
-
-  cosignAttestations(_location: SignatureLocation, digest: string): Promise<SignatureLayer[]> {
-    this.fetched.push(`att ${digest}`);
-    return Promise.resolve(this.atts.get(digest) ?? []);
-  }
-}
 
 function attestationsEntry(conditions: Json[] = [], extra: Json = {}): Json {
   return verifyImagesEntry([`${IMAGE}*`], signer.publicKeyPem, {
@@ -105,41 +53,44 @@ const builder = (value: string): Json => ({ all: [{ key: '{{ builder.id }}', ope
 
 describe('attestations in a review', () => {
   test('a signed image with a signed provenance passes; the .att is fetched with the .sig', async () => {
-    const source = new FakeSource()
+    const source = new FakeImageSource()
       .tag(`${IMAGE}:v1`, DIGEST_A)
-      .sign(DIGEST_A)
-      .attest(DIGEST_A, { builder: { id: 'https://github.com/acme' } });
+      .sign(IMAGE, DIGEST_A, signer)
+      .attest(IMAGE, DIGEST_A, signer, SLSA, { builder: { id: 'https://github.com/acme' } });
 
     const decision = await reviewAdmission(
       podRequest('app', [`${IMAGE}:v1`]),
       policy(attestationsEntry([builder('https://github.com/*')])),
       source,
+      { trust: TRUST },
     );
 
     expect(decision.allowed).toBe(true);
-    expect(source.fetched.sort()).toEqual([`att ${DIGEST_A}`, `sig ${DIGEST_A}`]);
+    expect(source.evidenceReads.sort()).toEqual([`att ${IMAGE}@${DIGEST_A}`, `sig ${IMAGE}@${DIGEST_A}`]);
   });
 
   test('an entry without attestations never fetches .att', async () => {
-    const source = new FakeSource().tag(`${IMAGE}:v1`, DIGEST_A).sign(DIGEST_A);
+    const source = new FakeImageSource().tag(`${IMAGE}:v1`, DIGEST_A).sign(IMAGE, DIGEST_A, signer);
     await reviewAdmission(
       podRequest('app', [`${IMAGE}:v1`]),
       policy(verifyImagesEntry([`${IMAGE}*`], signer.publicKeyPem)),
       source,
+      { trust: TRUST },
     );
-    expect(source.fetched).toEqual([`sig ${DIGEST_A}`]);
+    expect(source.evidenceReads).toEqual([`sig ${IMAGE}@${DIGEST_A}`]);
   });
 
   test('a predicate failing a condition denies with the attestation message', async () => {
-    const source = new FakeSource()
+    const source = new FakeImageSource()
       .tag(`${IMAGE}:v1`, DIGEST_A)
-      .sign(DIGEST_A)
-      .attest(DIGEST_A, { builder: { id: 'https://evil.example' } });
+      .sign(IMAGE, DIGEST_A, signer)
+      .attest(IMAGE, DIGEST_A, signer, SLSA, { builder: { id: 'https://evil.example' } });
 
     const decision = await reviewAdmission(
       podRequest('app', [`${IMAGE}:v1`]),
       policy(attestationsEntry([builder('https://github.com/*')])),
       source,
+      { trust: TRUST },
     );
 
     expect(decision.allowed).toBe(false);
@@ -149,18 +100,24 @@ describe('attestations in a review', () => {
   });
 
   test('conditions on image.tag: one digest under two tags gets two cached verdicts', async () => {
-    const source = new FakeSource()
+    const source = new FakeImageSource()
       .tag(`${IMAGE}:v1`, DIGEST_A)
       .tag(`${IMAGE}:dev`, DIGEST_A)
-      .sign(DIGEST_A)
-      .attest(DIGEST_A, { builder: { id: 'x' } });
+      .sign(IMAGE, DIGEST_A, signer)
+      .attest(IMAGE, DIGEST_A, signer, SLSA, { builder: { id: 'x' } });
     const policies = policy(
       attestationsEntry([{ all: [{ key: '{{ image.tag }}', operator: 'NotEquals', value: 'dev' }] }]),
     );
     const cache = new VerificationCache({ passTtlMs: 300_000, failTtlMs: 300_000, maxEntries: 100 });
 
-    const first = await reviewAdmission(podRequest('a', [`${IMAGE}:v1`]), policies, source, { cache });
-    const second = await reviewAdmission(podRequest('b', [`${IMAGE}:dev`]), policies, source, { cache });
+    const first = await reviewAdmission(podRequest('a', [`${IMAGE}:v1`]), policies, source, {
+      trust: TRUST,
+      cache,
+    });
+    const second = await reviewAdmission(podRequest('b', [`${IMAGE}:dev`]), policies, source, {
+      trust: TRUST,
+      cache,
+    });
 
     expect(first.allowed).toBe(true);
     expect(second.allowed).toBe(false);
@@ -169,29 +126,31 @@ describe('attestations in a review', () => {
 
 describe('preconditions in a review', () => {
   test('a rule whose preconditions fail is skipped: nothing fetched, no warning, no patch', async () => {
-    const source = new FakeSource().tag(`${IMAGE}:v1`, DIGEST_A);
+    const source = new FakeImageSource().tag(`${IMAGE}:v1`, DIGEST_A);
     const decision = await reviewAdmission(
       podRequest('app', [`${IMAGE}:v1`]),
       policy(verifyImagesEntry([`${IMAGE}*`], signer.publicKeyPem), {
         preconditions: { all: [{ key: '{{ request.namespace }}', operator: 'Equals', value: 'prod' }] },
       }),
       source,
+      { trust: TRUST },
     );
     expect(decision).toEqual({ allowed: true, message: undefined, warnings: [], patch: [] });
-    expect(source.fetched).toEqual([]);
+    expect(source.evidenceReads).toEqual([]);
   });
 
   test('preconditions that hold (images map by container name) let the rule verify', async () => {
-    const source = new FakeSource().tag(`${IMAGE}:v1`, DIGEST_A);
+    const source = new FakeImageSource().tag(`${IMAGE}:v1`, DIGEST_A);
     const decision = await reviewAdmission(
       podRequest('app', [`${IMAGE}:v1`]),
       policy(verifyImagesEntry([`${IMAGE}*`], signer.publicKeyPem), {
         preconditions: [{ key: '{{ images.containers.*.registry }}', operator: 'AnyIn', value: ['ghcr.io'] }],
       }),
       source,
+      { trust: TRUST },
     );
     expect(decision.allowed).toBe(false);
-    expect(source.fetched).toEqual([`sig ${DIGEST_A}`]);
+    expect(source.evidenceReads).toEqual([`sig ${IMAGE}@${DIGEST_A}`]);
   });
 });
 

@@ -1,10 +1,9 @@
-import { reviewAdmission, type ImageSource } from '../../../lib/admission/review';
-import type { AdmissionDecision, JsonPatchOperation } from '../../../lib/admission/types';
-import type { SignatureLayer, SignatureLocation } from '../../../lib/oci/cosign';
+import { untilAborted } from '../../../lib/deadline';
+import { reviewAdmission, reviewAdmissionInDetail } from '../../../lib/review/review';
+import type { AdmissionDecision, JsonPatchOperation } from '../../../lib/model/admission';
 import { RegistryContentError, RegistryError } from '../../../lib/oci/errors';
-import { formatReference, type ImageReference } from '../../../lib/oci/reference';
 import type { PolicySet } from '../../../lib/policy/policy-set';
-import { generateKeyPair, simpleSigningPayload, type TestKeyPair } from '../../support/cosign-signer';
+import { generateKeyPair } from '../../support/cosign-signer';
 import {
   admissionRequest,
   controllerRequest,
@@ -17,69 +16,16 @@ import {
   policySet,
   rule,
   verifyImagesEntry,
-} from '../builders';
-import { signedLayer } from '../verify/signing';
+} from '../../support/builders';
+import { FakeImageSource } from '../../support/fake-image-source';
+import { publicGoodTrustRoots } from '../../../lib/verify/trust-roots';
+
+/** The trust the runtime gives every review (the public-good root; no private roots in these tests). */
+const TRUST = publicGoodTrustRoots();
 
 type Json = Record<string, unknown>;
 
 const KYVERNO_IMAGE = 'ghcr.io/kyverno/test-verify-image';
-
-/**
- * An in-memory registry: tags point to digests, digests have cosign signature layers, and any
- * read can be made to throw. Counts every call, so tests can assert what was fetched.
- */
-class FakeImageSource implements ImageSource {
-  readonly resolved: string[] = [];
-  readonly fetched: string[] = [];
-  private readonly tags = new Map<string, string>();
-  private readonly signatures = new Map<string, SignatureLayer[]>();
-  private readonly resolveFailures = new Map<string, Error>();
-  private readonly signatureFailures = new Map<string, Error>();
-
-  /** Points `image` (a normalised `registry/repo:tag`) at `digest`. */
-  tag(image: string, digest: string): this {
-    this.tags.set(image, digest);
-    return this;
-  }
-
-  /** Stores a cosign signature of `repository@digest` by `pair`, as `cosign sign --key` would. */
-  sign(repository: string, digest: string, pair: TestKeyPair, optional?: Record<string, string>): this {
-    const key = `${repository}@${digest}`;
-    const layer = signedLayer(simpleSigningPayload(repository, digest, optional), pair);
-    this.signatures.set(key, [...(this.signatures.get(key) ?? []), layer]);
-    return this;
-  }
-
-  failResolve(image: string, error: Error): this {
-    this.resolveFailures.set(image, error);
-    return this;
-  }
-
-  failSignatures(repository: string, digest: string, error: Error): this {
-    this.signatureFailures.set(`${repository}@${digest}`, error);
-    return this;
-  }
-
-  resolveDigest(ref: ImageReference): Promise<string> {
-    const image = formatReference(ref);
-    this.resolved.push(image);
-    const failure = this.resolveFailures.get(image);
-    if (failure) return Promise.reject(failure);
-    const digest = this.tags.get(image);
-    if (!digest) {
-      return Promise.reject(new RegistryContentError('NOT_FOUND', ref.registry, `image not found: ${image}`));
-    }
-    return Promise.resolve(digest);
-  }
-
-  cosignSignatures(location: SignatureLocation, digest: string): Promise<SignatureLayer[]> {
-    const key = `${location.registry}/${location.repository}@${digest}`;
-    this.fetched.push(key);
-    const failure = this.signatureFailures.get(key);
-    if (failure) return Promise.reject(failure);
-    return Promise.resolve(this.signatures.get(key) ?? []);
-  }
-}
 
 const signer = generateKeyPair('ecdsa-p256');
 const stranger = generateKeyPair('ecdsa-p256');
@@ -127,6 +73,7 @@ describe('reviewAdmission', () => {
       podRequest('signed', [`${KYVERNO_IMAGE}:signed`]),
       checkImagePolicy(),
       source,
+      { trust: TRUST },
     );
 
     expect(decision.allowed).toBe(true);
@@ -136,7 +83,7 @@ describe('reviewAdmission', () => {
       { op: 'replace', path: '/spec/containers/0/image', value: `${KYVERNO_IMAGE}:signed@${DIGEST_A}` },
     ]);
     expect(source.resolved).toEqual([`${KYVERNO_IMAGE}:signed`]);
-    expect(source.fetched).toEqual([`${KYVERNO_IMAGE}@${DIGEST_A}`]);
+    expect(source.signatureReads).toEqual([`${KYVERNO_IMAGE}@${DIGEST_A}`]);
   });
 
   test("an unsigned image is denied with Kyverno's message: signature not found", async () => {
@@ -146,6 +93,7 @@ describe('reviewAdmission', () => {
       podRequest('unsigned', [`${KYVERNO_IMAGE}:unsigned`]),
       checkImagePolicy(),
       source,
+      { trust: TRUST },
     );
 
     expect({ ...decision, message: unfold(decision.message) }).toEqual({
@@ -168,6 +116,7 @@ describe('reviewAdmission', () => {
       podRequest('signed', [`${KYVERNO_IMAGE}:signed`]),
       checkImagePolicy(),
       source,
+      { trust: TRUST },
     );
 
     expect(decision.allowed).toBe(false);
@@ -189,6 +138,7 @@ describe('reviewAdmission', () => {
       podRequest('signed', [`${KYVERNO_IMAGE}:signed`]),
       checkImagePolicy(),
       source,
+      { trust: TRUST },
     );
 
     expect(decision.allowed).toBe(false);
@@ -202,10 +152,10 @@ describe('reviewAdmission', () => {
         object: pod('app', [image, image], {}, { initContainers: [{ name: 'init', image }] }),
       });
 
-      const decision = await reviewAdmission(request, checkImagePolicy(), source);
+      const decision = await reviewAdmission(request, checkImagePolicy(), source, { trust: TRUST });
 
       expect(source.resolved).toHaveLength(1);
-      expect(source.fetched).toHaveLength(1);
+      expect(source.signatureReads).toHaveLength(1);
       expect(imageOps(decision)).toEqual([
         { op: 'replace', path: '/spec/initContainers/0/image', value: `${image}@${DIGEST_A}` },
         { op: 'replace', path: '/spec/containers/0/image', value: `${image}@${DIGEST_A}` },
@@ -233,11 +183,12 @@ describe('reviewAdmission', () => {
         podRequest('web', ['nginx', 'docker.io/nginx:latest', 'nginx:latest']),
         set,
         source,
+        { trust: TRUST },
       );
 
       expect(decision.allowed).toBe(true);
       expect(source.resolved).toEqual(['docker.io/nginx:latest']);
-      expect(source.fetched).toEqual([`docker.io/nginx@${DIGEST_A}`]);
+      expect(source.signatureReads).toEqual([`docker.io/nginx@${DIGEST_A}`]);
       expect(imageOps(decision).map((op) => ('value' in op ? op.value : undefined))).toEqual([
         `docker.io/nginx:latest@${DIGEST_A}`,
         `docker.io/nginx:latest@${DIGEST_A}`,
@@ -250,9 +201,9 @@ describe('reviewAdmission', () => {
       const source = new FakeImageSource().tag(image, DIGEST_A).sign(KYVERNO_IMAGE, DIGEST_A, signer);
       const request = podRequest('app', [image]);
 
-      const first = await reviewAdmission(request, checkImagePolicy(), source);
+      const first = await reviewAdmission(request, checkImagePolicy(), source, { trust: TRUST });
       source.tag(image, DIGEST_B);
-      const second = await reviewAdmission(request, checkImagePolicy(), source);
+      const second = await reviewAdmission(request, checkImagePolicy(), source, { trust: TRUST });
 
       expect(first.allowed).toBe(true);
       expect(second.allowed).toBe(false);
@@ -264,11 +215,13 @@ describe('reviewAdmission', () => {
       const image = `${KYVERNO_IMAGE}:signed@${DIGEST_A}`;
       const source = new FakeImageSource().sign(KYVERNO_IMAGE, DIGEST_A, signer);
 
-      const decision = await reviewAdmission(podRequest('app', [image]), checkImagePolicy(), source);
+      const decision = await reviewAdmission(podRequest('app', [image]), checkImagePolicy(), source, {
+        trust: TRUST,
+      });
 
       expect(decision.allowed).toBe(true);
       expect(source.resolved).toEqual([]);
-      expect(source.fetched).toEqual([`${KYVERNO_IMAGE}@${DIGEST_A}`]);
+      expect(source.signatureReads).toEqual([`${KYVERNO_IMAGE}@${DIGEST_A}`]);
       expect(imageOps(decision)).toEqual([]);
     });
   });
@@ -281,7 +234,9 @@ describe('reviewAdmission', () => {
     test('a registry that cannot be asked for the tag is "could not verify", denied under failurePolicy Fail', async () => {
       const source = new FakeImageSource().failResolve(image, timeout());
 
-      const decision = await reviewAdmission(podRequest('app', [image]), checkImagePolicy(), source);
+      const decision = await reviewAdmission(podRequest('app', [image]), checkImagePolicy(), source, {
+        trust: TRUST,
+      });
 
       expect(decision.allowed).toBe(false);
       expect(unfold(decision.message)).toBe(
@@ -290,14 +245,14 @@ describe('reviewAdmission', () => {
           `could not verify image ${image}: registry ghcr.io did not answer within 3s`,
         ),
       );
-      expect(source.fetched).toEqual([]);
+      expect(source.signatureReads).toEqual([]);
     });
 
     test('the same error is allowed with a warning under failurePolicy Ignore', async () => {
       const source = new FakeImageSource().failResolve(image, timeout());
       const set = checkImagePolicy({}, { webhookConfiguration: { failurePolicy: 'Ignore' } });
 
-      const decision = await reviewAdmission(podRequest('app', [image]), set, source);
+      const decision = await reviewAdmission(podRequest('app', [image]), set, source, { trust: TRUST });
 
       expect(decision.allowed).toBe(true);
       expect(decision.warnings).toEqual([
@@ -315,7 +270,9 @@ describe('reviewAdmission', () => {
           new RegistryError('REGISTRY_HTTP', 'ghcr.io', 'registry ghcr.io answered 503', { status: 503 }),
         );
 
-      const decision = await reviewAdmission(podRequest('app', [image]), checkImagePolicy(), source);
+      const decision = await reviewAdmission(podRequest('app', [image]), checkImagePolicy(), source, {
+        trust: TRUST,
+      });
 
       expect(decision.allowed).toBe(false);
       expect(unfold(decision.message)).toContain(
@@ -333,7 +290,7 @@ describe('reviewAdmission', () => {
         );
       const set = checkImagePolicy({}, { webhookConfiguration: { failurePolicy: 'Ignore' } });
 
-      const decision = await reviewAdmission(podRequest('app', [image]), set, source);
+      const decision = await reviewAdmission(podRequest('app', [image]), set, source, { trust: TRUST });
 
       expect(decision.allowed).toBe(false);
       expect(unfold(decision.message)).toContain(
@@ -352,7 +309,7 @@ describe('reviewAdmission', () => {
       );
       const set = checkImagePolicy({}, { webhookConfiguration: { failurePolicy: 'Ignore' } });
 
-      const decision = await reviewAdmission(podRequest('app', [image]), set, source);
+      const decision = await reviewAdmission(podRequest('app', [image]), set, source, { trust: TRUST });
 
       expect(decision.allowed).toBe(false);
       expect(unfold(decision.message)).toContain(
@@ -364,7 +321,9 @@ describe('reviewAdmission', () => {
       const other = `${KYVERNO_IMAGE}:other`;
       const source = new FakeImageSource().failResolve(image, timeout()).tag(other, DIGEST_B);
 
-      const decision = await reviewAdmission(podRequest('app', [image, other]), checkImagePolicy(), source);
+      const decision = await reviewAdmission(podRequest('app', [image, other]), checkImagePolicy(), source, {
+        trust: TRUST,
+      });
 
       expect(unfold(decision.message)).toContain(
         `could not verify image ${image}: registry ghcr.io did not answer within 3s`,
@@ -384,12 +343,20 @@ describe('reviewAdmission', () => {
       const source = new FakeImageSource().tag(image, DIGEST_A).sign(KYVERNO_IMAGE, DIGEST_A, second);
 
       expect(
-        (await reviewAdmission(podRequest('app', [image]), checkImagePolicy({}, {}, keys), source)).allowed,
+        (
+          await reviewAdmission(podRequest('app', [image]), checkImagePolicy({}, {}, keys), source, {
+            trust: TRUST,
+          })
+        ).allowed,
       ).toBe(false);
 
       source.sign(KYVERNO_IMAGE, DIGEST_A, signer);
       expect(
-        (await reviewAdmission(podRequest('app', [image]), checkImagePolicy({}, {}, keys), source)).allowed,
+        (
+          await reviewAdmission(podRequest('app', [image]), checkImagePolicy({}, {}, keys), source, {
+            trust: TRUST,
+          })
+        ).allowed,
       ).toBe(true);
     });
 
@@ -399,7 +366,9 @@ describe('reviewAdmission', () => {
         attestors: [{ count: 1, entries: [{ keys: { publicKeys: keys.join('\n') } }] }],
       };
 
-      const decision = await reviewAdmission(podRequest('app', [image]), checkImagePolicy(entry), source);
+      const decision = await reviewAdmission(podRequest('app', [image]), checkImagePolicy(entry), source, {
+        trust: TRUST,
+      });
 
       expect(decision.allowed).toBe(true);
       expect(imageOps(decision)).toHaveLength(1);
@@ -411,7 +380,9 @@ describe('reviewAdmission', () => {
         attestors: [{ count: 2, entries: [{ keys: { publicKeys: keys.join('\n') } }] }],
       };
 
-      const decision = await reviewAdmission(podRequest('app', [image]), checkImagePolicy(entry), source);
+      const decision = await reviewAdmission(podRequest('app', [image]), checkImagePolicy(entry), source, {
+        trust: TRUST,
+      });
 
       expect(decision.allowed).toBe(false);
       expect(unfold(decision.message)).toContain(`image verification failed for ${image}: invalid signature`);
@@ -426,10 +397,11 @@ describe('reviewAdmission', () => {
         podRequest('app', [image]),
         checkImagePolicy({ repository: 'ghcr.io/org/signatures' }),
         source,
+        { trust: TRUST },
       );
 
       expect(decision.allowed).toBe(true);
-      expect(source.fetched).toEqual([`ghcr.io/org/signatures@${DIGEST_A}`]);
+      expect(source.signatureReads).toEqual([`ghcr.io/org/signatures@${DIGEST_A}`]);
     });
 
     test('count 1 of 2 locations: an unreachable one does not matter when the other verifies', async () => {
@@ -453,10 +425,12 @@ describe('reviewAdmission', () => {
         ],
       };
 
-      const decision = await reviewAdmission(podRequest('app', [image]), checkImagePolicy(entry), source);
+      const decision = await reviewAdmission(podRequest('app', [image]), checkImagePolicy(entry), source, {
+        trust: TRUST,
+      });
 
       expect(decision.allowed).toBe(true);
-      expect([...source.fetched].sort()).toEqual([
+      expect([...source.signatureReads].sort()).toEqual([
         `ghcr.io/org/signatures@${DIGEST_A}`,
         `quay.io/org/signatures@${DIGEST_A}`,
       ]);
@@ -472,7 +446,9 @@ describe('reviewAdmission', () => {
         ],
       };
 
-      const decision = await reviewAdmission(podRequest('app', [image]), checkImagePolicy(entry), source);
+      const decision = await reviewAdmission(podRequest('app', [image]), checkImagePolicy(entry), source, {
+        trust: TRUST,
+      });
 
       expect(unfold(decision.message)).toContain(
         `image verification failed for ${image}: annotation env is "dev", expected "prod"`,
@@ -490,6 +466,7 @@ describe('reviewAdmission', () => {
         podRequest('app', [image]),
         checkImagePolicy({ mutateDigest: false }),
         source,
+        { trust: TRUST },
       );
 
       expect(decision.allowed).toBe(false);
@@ -505,6 +482,7 @@ describe('reviewAdmission', () => {
         podRequest('app', [image]),
         checkImagePolicy({ mutateDigest: false, verifyDigest: false }),
         source,
+        { trust: TRUST },
       );
 
       expect(decision.allowed).toBe(true);
@@ -518,6 +496,7 @@ describe('reviewAdmission', () => {
         podRequest('app', [`${image}@${DIGEST_A}`]),
         checkImagePolicy({ mutateDigest: false }),
         source,
+        { trust: TRUST },
       );
 
       expect(decision.allowed).toBe(true);
@@ -529,7 +508,9 @@ describe('reviewAdmission', () => {
       const source = new FakeImageSource();
       const set = checkImagePolicy({ skipImageReferences: [`${KYVERNO_IMAGE}:dev-*`] });
 
-      const decision = await reviewAdmission(podRequest('app', [`${KYVERNO_IMAGE}:dev-1`]), set, source);
+      const decision = await reviewAdmission(podRequest('app', [`${KYVERNO_IMAGE}:dev-1`]), set, source, {
+        trust: TRUST,
+      });
 
       expect(decision.allowed).toBe(true);
       expect(decision.warnings).toEqual([
@@ -537,7 +518,7 @@ describe('reviewAdmission', () => {
       ]);
       expect(imageOps(decision)).toEqual([]);
       expect(source.resolved).toEqual([]);
-      expect(source.fetched).toEqual([]);
+      expect(source.signatureReads).toEqual([]);
     });
 
     test('images no imageReferences pattern matches are left alone', async () => {
@@ -547,6 +528,7 @@ describe('reviewAdmission', () => {
         podRequest('app', ['nginx', 'quay.io/org/app:1']),
         checkImagePolicy(),
         source,
+        { trust: TRUST },
       );
 
       expect(decision).toEqual({ allowed: true, message: undefined, warnings: [], patch: [] });
@@ -563,11 +545,11 @@ describe('reviewAdmission', () => {
           oldObject: pod('app', [`${KYVERNO_IMAGE}:unsigned`]),
         });
 
-        const decision = await reviewAdmission(request, checkImagePolicy(), source);
+        const decision = await reviewAdmission(request, checkImagePolicy(), source, { trust: TRUST });
 
         expect(decision).toEqual({ allowed: true, message: undefined, warnings: [], patch: [] });
         expect(source.resolved).toEqual([]);
-        expect(source.fetched).toEqual([]);
+        expect(source.signatureReads).toEqual([]);
       },
     );
 
@@ -584,7 +566,9 @@ describe('reviewAdmission', () => {
         }),
       );
 
-      const decision = await reviewAdmission(podRequest('app', ['ghcr.io/Org/App:1']), set, source);
+      const decision = await reviewAdmission(podRequest('app', ['ghcr.io/Org/App:1']), set, source, {
+        trust: TRUST,
+      });
 
       expect(decision.allowed).toBe(false);
       expect(unfold(decision.message)).toContain(
@@ -601,6 +585,7 @@ describe('reviewAdmission', () => {
         podRequest('unsigned', [`${KYVERNO_IMAGE}:unsigned`]),
         set,
         source,
+        { trust: TRUST },
       );
 
       expect(decision.allowed).toBe(true);
@@ -620,6 +605,7 @@ describe('reviewAdmission', () => {
         controllerRequest('Deployment', 'web', [image]),
         checkImagePolicy(),
         source,
+        { trust: TRUST },
       );
 
       expect(imageOps(decision)).toEqual([
@@ -634,6 +620,7 @@ describe('reviewAdmission', () => {
         controllerRequest('CronJob', 'nightly', [image]),
         checkImagePolicy(),
         source,
+        { trust: TRUST },
       );
       expect(imageOps(decision)).toEqual([
         {
@@ -649,6 +636,7 @@ describe('reviewAdmission', () => {
         controllerRequest('CronJob', 'nightly', [unsigned]),
         checkImagePolicy(),
         source,
+        { trust: TRUST },
       );
       expect(unfold(denied.message)).toBe(
         `\n\nresource CronJob/default/nightly was blocked due to the following policies \n\ncheck-image:\n  autogen-cronjob-check-image: 'image verification failed for ${unsigned}: signature not found'\n`,
@@ -656,35 +644,33 @@ describe('reviewAdmission', () => {
     });
   });
 
-  test('the abort signal is handed to every registry read', async () => {
+  test('the deadline reaches every registry read: each gets a signal, and none is made once it has passed', async () => {
     const image = `${KYVERNO_IMAGE}:signed`;
-    const signals: (AbortSignal | undefined)[] = [];
-    const inner = new FakeImageSource().tag(image, DIGEST_A).sign(KYVERNO_IMAGE, DIGEST_A, signer);
-    const source: ImageSource = {
-      resolveDigest: (ref, signal) => {
-        signals.push(signal);
-        return inner.resolveDigest(ref);
-      },
-      cosignSignatures: (location, digest, signal) => {
-        signals.push(signal);
-        return inner.cosignSignatures(location, digest);
-      },
-    };
+    const source = new FakeImageSource().tag(image, DIGEST_A).sign(KYVERNO_IMAGE, DIGEST_A, signer);
     const controller = new AbortController();
 
     await reviewAdmission(podRequest('app', [image]), checkImagePolicy(), source, {
-      signal: controller.signal,
+      trust: TRUST,
+      deadline: untilAborted(controller.signal),
     });
+    expect(source.calls.map((call) => call.kind).sort()).toEqual(['bundles', 'resolve', 'sig']);
+    for (const call of source.calls) expect(call.signal).toBeInstanceOf(AbortSignal);
 
-    expect(signals).toEqual([controller.signal, controller.signal]);
+    const late = new FakeImageSource().tag(image, DIGEST_A).sign(KYVERNO_IMAGE, DIGEST_A, signer);
+    controller.abort(new Error('review deadline reached'));
+    const { results } = await reviewAdmissionInDetail(podRequest('late', [image]), checkImagePolicy(), late, {
+      trust: TRUST,
+      deadline: untilAborted(controller.signal),
+    });
+    expect(late.calls).toEqual([]);
+    expect(results.map((result) => result.status !== 'pass' && result.cause)).toEqual([
+      { kind: 'deadline', registry: 'ghcr.io', detail: 'registry ghcr.io did not answer in time' },
+    ]);
   });
 });
 
 describe('internal faults', () => {
-  const failingSource: ImageSource = {
-    resolveDigest: () => Promise.reject(new TypeError('fetch failed')),
-    cosignSignatures: () => Promise.resolve([]),
-  };
+  const failingSource = new FakeImageSource().resolveWith(() => new TypeError('fetch failed'));
 
   test.each([
     ['Ignore', true],
@@ -697,7 +683,9 @@ describe('internal faults', () => {
         spec: { webhookConfiguration: { failurePolicy } },
         rules: [rule('r', matchAny({ kinds: ['Pod'] }), [verifyImagesEntry(['*'])])],
       });
-      const decision = await reviewAdmission(podRequest('a', ['nginx']), policySet(policy), failingSource);
+      const decision = await reviewAdmission(podRequest('a', ['nginx']), policySet(policy), failingSource, {
+        trust: TRUST,
+      });
       expect(decision.allowed).toBe(allowed);
       const text = allowed ? decision.warnings.join('\n') : unfold(decision.message);
       expect(text).toContain('could not verify image docker.io/nginx:latest: fetch failed');

@@ -148,6 +148,11 @@ describe('one secret per cluster', () => {
       ['Prod', 't'],
       ['../x', 't'],
       ['a'.repeat(101), 't'],
+      // One cluster-name rule everywhere (lib/model/names.cjs): a DNS label.
+      ['a'.repeat(64), 't'],
+      ['prod.eu', 't'],
+      ['prod_eu', 't'],
+      ['prod-', 't'],
       ['prod', ''],
       ['prod', 'x'.repeat(513)],
     ] as const) {

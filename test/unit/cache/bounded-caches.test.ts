@@ -7,7 +7,7 @@ import { VerificationCache } from '../../../lib/cache/verification-cache';
 import { MAX_REMEMBERED_TAGS, RegistryImageSource } from '../../../lib/oci/image-source';
 import { parseImageReference } from '../../../lib/oci/reference';
 import type { RegistryClient } from '../../../lib/oci/registry';
-import { MAX_CACHED_HOSTS, RegistryAddressGuard } from '../../../lib/oci/ssrf';
+import { MAX_CACHED_HOSTS, RegistryAddressGuard } from '../../../lib/oci/address-guard';
 import { MAX_CACHED_CLUSTERS, RefreshingPolicyProvider } from '../../../lib/policy/provider';
 import type { PolicyStore } from '../../../lib/policy/store';
 
@@ -91,23 +91,14 @@ describe('the caches of the process', () => {
     expect(guard.cachedHosts).toBe(1);
   });
 
-  test('verdicts: at most maxEntries, and at most maxBytes however long the keys and reasons', async () => {
+  test('verdicts: at most maxEntries, and at most maxBytes however long the keys and reasons', () => {
     const cache = new VerificationCache({
       maxEntries: 500,
       passTtlMs: 300_000,
       failTtlMs: 10_000,
       now: () => 1_000,
     });
-    const timeout = () => new Error('timeout');
-    for (let i = 0; i < 1_000; i++) {
-      await cache.shared(
-        `key${i}`,
-        undefined,
-        () => Promise.resolve({ status: 'pass' as const }),
-        (v) => v,
-        timeout,
-      );
-    }
+    for (let i = 0; i < 1_000; i++) cache.verified(`key${i}`, { status: 'pass' });
     expect(cache.size).toBe(500);
 
     const small = new VerificationCache({
@@ -117,15 +108,12 @@ describe('the caches of the process', () => {
       maxBytes: 1024 * 1024,
       now: () => 1_000,
     });
-    const reason = 'r'.repeat(10_000);
+    const detail = 'r'.repeat(10_000);
     for (let i = 0; i < 1_000; i++) {
-      await small.shared(
-        `key${i}|image=${'x'.repeat(1_000)}`,
-        undefined,
-        () => Promise.resolve({ status: 'fail' as const, reason }),
-        (v) => v,
-        timeout,
-      );
+      small.verified(`key${i}|image=${'x'.repeat(1_000)}`, {
+        status: 'fail',
+        cause: { kind: 'verification', failure: 'NO_SIGNATURES', detail },
+      });
     }
     expect(small.size).toBeGreaterThan(0);
     expect(small.size).toBeLessThan(1_000);

@@ -1,4 +1,4 @@
-import type { AdmissionRequest } from '../../../lib/admission/types';
+import type { AdmissionDecision, AdmissionRequest } from '../../../lib/model/admission';
 import { decide, type ImageCheckResult } from '../../../lib/decision/decide';
 import { parseImageReference } from '../../../lib/oci/reference';
 import type { RuleBinding } from '../../../lib/policy/match';
@@ -10,7 +10,15 @@ import type {
   Policy,
 } from '../../../lib/policy/types';
 import type { ImageSite } from '../../../lib/workload/images';
-import { admissionRequest, DIGEST_A, DIGEST_B, matchAny, policyDocument, policySet, rule } from '../builders';
+import {
+  admissionRequest,
+  DIGEST_A,
+  DIGEST_B,
+  matchAny,
+  policyDocument,
+  policySet,
+  rule,
+} from '../../support/builders';
 
 const UNSIGNED = 'ghcr.io/kyverno/test-verify-image:unsigned';
 const SIGNED = 'ghcr.io/kyverno/test-verify-image:signed';
@@ -59,7 +67,14 @@ function site(options: ResultOptions): ImageSite {
   };
 }
 
-function failed(message: string, options: ResultOptions = {}): ImageCheckResult {
+/** decide()'s answer (its effects are checked in test/unit/observability/records.test.ts). */
+function decided(request: AdmissionRequest, results: readonly ImageCheckResult[]): AdmissionDecision {
+  return decide(request, results).decision;
+}
+
+type NotPassed = Exclude<ImageCheckResult, { status: 'pass' }>;
+
+function failed(message: string, options: ResultOptions = {}): NotPassed {
   return {
     binding: binding(options),
     entry: entry(options),
@@ -67,6 +82,8 @@ function failed(message: string, options: ResultOptions = {}): ImageCheckResult 
     image: options.image ?? UNSIGNED,
     message,
     status: 'fail',
+    // decide() reads only the status and the message; the cause is what made them.
+    cause: { kind: 'verification', failure: 'NO_SIGNATURES', detail: message },
   };
 }
 
@@ -96,7 +113,7 @@ const unsignedPod = admissionRequest({ name: 'unsigned', namespace: 'default' })
 
 describe('decide: denials', () => {
   test("an Enforce failure is denied with Kyverno's exact message", () => {
-    const decision = decide(unsignedPod, [
+    const decision = decided(unsignedPod, [
       failed(`image verification failed for ${UNSIGNED}: signature not found`),
     ]);
 
@@ -115,7 +132,7 @@ describe('decide: denials', () => {
       'failed to verify image ghcr.io/kyverno/test-verify-image:unsigned: .attestors[0].entries[0]: ' +
       'failed to verify ghcr.io/kyverno/test-verify-image@sha256:74a9...: no signature is associated ' +
       'with "...", make sure the image was signed successfully';
-    const decision = decide(unsignedPod, [
+    const decision = decided(unsignedPod, [
       failed(message, { policy: 'check-image-notary', rule: 'verify-signature-notary' }),
     ]);
 
@@ -129,7 +146,7 @@ describe('decide: denials', () => {
   });
 
   test('a quote in a message is doubled inside the single-quoted scalar', () => {
-    const decision = decide(unsignedPod, [
+    const decision = decided(unsignedPod, [
       failed("image verification failed for x: annotation 'env' missing"),
     ]);
     expect(decision.message).toContain(
@@ -138,7 +155,7 @@ describe('decide: denials', () => {
   });
 
   test('policies and rules are listed in sorted order, whatever the result order', () => {
-    const decision = decide(unsignedPod, [
+    const decision = decided(unsignedPod, [
       failed('zeta b failed', { policy: 'zeta', rule: 'b-rule' }),
       failed('zeta a failed', { policy: 'zeta', rule: 'a-rule' }),
       failed('alpha failed', { policy: 'alpha', rule: 'only' }),
@@ -152,7 +169,7 @@ describe('decide: denials', () => {
   });
 
   test('several failing images of one rule are joined with "; ", each message once', () => {
-    const decision = decide(unsignedPod, [
+    const decision = decided(unsignedPod, [
       failed('image verification failed for a: signature not found', { pointer: '/spec/containers/0/image' }),
       failed('image verification failed for b: invalid signature', { pointer: '/spec/containers/1/image' }),
       failed('image verification failed for a: signature not found', { pointer: '/spec/containers/2/image' }),
@@ -169,18 +186,18 @@ describe('decide: denials', () => {
       kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
       name: 'web',
     };
-    expect(decide(request, [failed('x')]).message).toMatch(
+    expect(decided(request, [failed('x')]).message).toMatch(
       /^\n\nresource Deployment\/default\/web was blocked/,
     );
 
     const clusterScoped = { ...request, namespace: undefined };
-    expect(decide(clusterScoped, [failed('x')]).message).toMatch(
+    expect(decided(clusterScoped, [failed('x')]).message).toMatch(
       /^\n\nresource Deployment\/\/web was blocked/,
     );
   });
 
   test('an error under failurePolicy Fail is denied', () => {
-    const decision = decide(unsignedPod, [
+    const decision = decided(unsignedPod, [
       errored(`could not verify image ${UNSIGNED}: registry ghcr.io timed out`),
     ]);
 
@@ -191,7 +208,7 @@ describe('decide: denials', () => {
   });
 
   test('a failure under failurePolicy Ignore is still denied: Ignore only covers "could not check"', () => {
-    const decision = decide(unsignedPod, [
+    const decision = decided(unsignedPod, [
       failed('image verification failed for x: invalid signature', { failurePolicy: 'Ignore' }),
     ]);
 
@@ -199,7 +216,7 @@ describe('decide: denials', () => {
   });
 
   test('a denial carries no patch, even for images that passed', () => {
-    const decision = decide(unsignedPod, [
+    const decision = decided(unsignedPod, [
       passed(DIGEST_A, { pointer: '/spec/containers/0/image' }),
       failed('image verification failed', { pointer: '/spec/containers/1/image' }),
     ]);
@@ -211,7 +228,7 @@ describe('decide: denials', () => {
 
 describe('decide: allowed with warnings', () => {
   test('an Audit failure is allowed with a "policy <p>.<r>: <message>" warning', () => {
-    const decision = decide(unsignedPod, [
+    const decision = decided(unsignedPod, [
       failed(`image verification failed for ${UNSIGNED}: signature not found`, {
         action: 'Audit',
         mutateDigest: false,
@@ -229,7 +246,7 @@ describe('decide: allowed with warnings', () => {
   });
 
   test('an error under failurePolicy Ignore is allowed with a warning that says why', () => {
-    const decision = decide(unsignedPod, [
+    const decision = decided(unsignedPod, [
       errored(`could not verify image ${UNSIGNED}: registry ghcr.io is unreachable`, {
         failurePolicy: 'Ignore',
       }),
@@ -242,7 +259,7 @@ describe('decide: allowed with warnings', () => {
   });
 
   test('a skipped image is a warning', () => {
-    const decision = decide(unsignedPod, [
+    const decision = decided(unsignedPod, [
       skipped(
         'skipping image reference image docker.io/nginx:latest, policy check-image ruleName check-image',
       ),
@@ -261,20 +278,20 @@ describe('decide: allowed with warnings', () => {
   test('the same warning is given once', () => {
     const warning = failed('same', { action: 'Audit', mutateDigest: false });
 
-    expect(decide(unsignedPod, [warning, warning]).warnings).toEqual([
+    expect(decided(unsignedPod, [warning, warning]).warnings).toEqual([
       'policy check-image.check-image: same',
     ]);
   });
 
   test('warnings are kept next to a denial', () => {
-    const decision = decide(unsignedPod, [failed('blocked'), skipped('skipped')]);
+    const decision = decided(unsignedPod, [failed('blocked'), skipped('skipped')]);
 
     expect(decision.allowed).toBe(false);
     expect(decision.warnings).toEqual(['policy check-image.check-image: skipped']);
   });
 
   test('no results: allowed, nothing to say', () => {
-    expect(decide(unsignedPod, [])).toEqual({ allowed: true, message: undefined, warnings: [], patch: [] });
+    expect(decided(unsignedPod, [])).toEqual({ allowed: true, message: undefined, warnings: [], patch: [] });
   });
 });
 
@@ -290,19 +307,19 @@ describe('decide: validationFailureActionOverrides', () => {
     const elsewhere = { ...unsignedPod, namespace: 'default' };
 
     const enforcedByDefault = failed('bad', { action: 'Enforce', overrides });
-    expect(decide(inDev, [enforcedByDefault]).allowed).toBe(true);
-    expect(decide(inDev, [enforcedByDefault]).warnings).toEqual(['policy check-image.check-image: bad']);
-    expect(decide(elsewhere, [enforcedByDefault]).allowed).toBe(false);
+    expect(decided(inDev, [enforcedByDefault]).allowed).toBe(true);
+    expect(decided(inDev, [enforcedByDefault]).warnings).toEqual(['policy check-image.check-image: bad']);
+    expect(decided(elsewhere, [enforcedByDefault]).allowed).toBe(false);
 
     const auditedByDefault = failed('bad', { action: 'Audit', mutateDigest: false, overrides });
-    expect(decide(inProd, [auditedByDefault]).allowed).toBe(false);
-    expect(decide(elsewhere, [auditedByDefault]).allowed).toBe(true);
+    expect(decided(inProd, [auditedByDefault]).allowed).toBe(false);
+    expect(decided(elsewhere, [auditedByDefault]).allowed).toBe(true);
   });
 });
 
 describe('decide: digest patch', () => {
   test('one replace op per verified site, keeping the tag', () => {
-    const decision = decide(unsignedPod, [
+    const decision = decided(unsignedPod, [
       passed(DIGEST_A, { image: SIGNED, pointer: '/spec/containers/0/image' }),
       passed(DIGEST_B, { image: 'nginx', pointer: '/spec/initContainers/0/image' }),
     ]);
@@ -319,7 +336,7 @@ describe('decide: digest patch', () => {
   });
 
   test('a site verified by two rules is patched once', () => {
-    const decision = decide(unsignedPod, [
+    const decision = decided(unsignedPod, [
       passed(DIGEST_A, { rule: 'first' }),
       passed(DIGEST_A, { rule: 'second' }),
     ]);
@@ -330,7 +347,7 @@ describe('decide: digest patch', () => {
   });
 
   test('controller pointers are used as given', () => {
-    const decision = decide(unsignedPod, [
+    const decision = decided(unsignedPod, [
       passed(DIGEST_A, { pointer: '/spec/jobTemplate/spec/template/spec/containers/0/image' }),
     ]);
 
@@ -346,10 +363,10 @@ describe('decide: digest patch', () => {
   test('no op for an image that already names a digest', () => {
     const pinned = `ghcr.io/kyverno/test-verify-image:signed@${DIGEST_A}`;
 
-    expect(decide(unsignedPod, [passed(DIGEST_A, { image: pinned })]).patch).toEqual([]);
+    expect(decided(unsignedPod, [passed(DIGEST_A, { image: pinned })]).patch).toEqual([]);
   });
 
   test('no op when mutateDigest is false', () => {
-    expect(decide(unsignedPod, [passed(DIGEST_A, { mutateDigest: false })]).patch).toEqual([]);
+    expect(decided(unsignedPod, [passed(DIGEST_A, { mutateDigest: false })]).patch).toEqual([]);
   });
 });

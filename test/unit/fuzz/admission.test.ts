@@ -5,14 +5,15 @@
  * well-formed AdmissionReview for the request's uid — never an exception, never an internal fault.
  */
 import fc from 'fast-check';
-import type { ImageSource } from '../../../lib/admission/review';
 import { handleAdmissionEvent, MAX_JSON_DEPTH } from '../../../lib/lambda/http';
 import { RegistryContentError, RegistryError } from '../../../lib/oci/errors';
 import type { ImageReference } from '../../../lib/oci/reference';
 import type { PolicySet } from '../../../lib/policy/policy-set';
 import type { Runtime } from '../../../lib/runtime';
-import { KYVERNO_SAMPLE_KEY, policySet } from '../builders';
+import { KYVERNO_SAMPLE_KEY, policySet } from '../../support/builders';
+import { FakeImageSource } from '../../support/fake-image-source';
 import { fuzzParameters, FUZZ_RUNS, mutated, PER_INPUT_MS } from './fuzz';
+import { publicGoodTrustRoots } from '../../../lib/verify/trust-roots';
 
 fc.configureGlobal({ baseSize: 'small' });
 
@@ -41,30 +42,26 @@ const policies: PolicySet = policySet({
 });
 
 /** Registry answers chosen by the repository name: a digest, "could not check" or "not trusted". */
-const images: ImageSource = {
-  resolveDigest: (ref: ImageReference) => {
-    if (ref.repository.includes('down')) {
-      return Promise.reject(new RegistryError('REGISTRY_UNREACHABLE', ref.registry, 'unreachable'));
-    }
-    if (ref.repository.includes('bad')) {
-      return Promise.reject(new RegistryContentError('DIGEST_MISMATCH', ref.registry, 'mismatch'));
-    }
-    return Promise.resolve(DIGEST);
-  },
-  cosignSignatures: (location) =>
-    Promise.resolve(
-      location.repository.includes('sig')
-        ? [
-            {
-              mediaType: 'x',
-              digest: DIGEST,
-              annotations: { 'dev.cosignproject.cosign/signature': 'AAAA' },
-              payload: Buffer.from('{}'),
-            },
-          ]
-        : [],
-    ),
-};
+const images = new FakeImageSource()
+  .resolveWith((ref: ImageReference) => {
+    if (ref.repository.includes('down'))
+      return new RegistryError('REGISTRY_UNREACHABLE', ref.registry, 'unreachable');
+    if (ref.repository.includes('bad'))
+      return new RegistryContentError('DIGEST_MISMATCH', ref.registry, 'mismatch');
+    return DIGEST;
+  })
+  .signaturesWith((location) =>
+    location.repository.includes('sig')
+      ? [
+          {
+            mediaType: 'x',
+            digest: DIGEST,
+            annotations: { 'dev.cosignproject.cosign/signature': 'AAAA' },
+            payload: Buffer.from('{}'),
+          },
+        ]
+      : [],
+  );
 
 const faults: string[] = [];
 const runtime = {
@@ -72,6 +69,7 @@ const runtime = {
   images,
   log: { info: () => undefined, warn: () => undefined, error: (message: string) => faults.push(message) },
   cache: undefined,
+  trust: () => Promise.resolve(publicGoodTrustRoots()),
   tokens: undefined,
   close: () => Promise.resolve(),
 } as unknown as Runtime;

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
-import { parsePolicyText } from '../../../lib/policy/parse';
+import { parsePolicyText } from '../../../lib/policy/compile/documents';
 import { fuzzParameters, FUZZ_RUNS, mutated, withinTime } from './fuzz';
 
 const FIXTURES = join(__dirname, '..', '..', 'fixtures');

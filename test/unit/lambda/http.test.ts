@@ -10,6 +10,7 @@ import {
   type AdmissionEvent,
 } from '../../../lib/lambda/http';
 import type { Runtime } from '../../../lib/runtime';
+import { publicGoodTrustRoots } from '../../../lib/verify/trust-roots';
 
 const reviewed: unknown[] = [];
 const runtime = {
@@ -24,6 +25,7 @@ const runtime = {
     cosignSignatures: () => Promise.reject(new Error('no registry in this test')),
   },
   log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+  trust: () => Promise.resolve(publicGoodTrustRoots()),
   tokens: undefined,
   close: () => Promise.resolve(),
 } as unknown as Runtime;

@@ -13,8 +13,8 @@ import {
   REGISTRY_OUTAGE_CLASSES,
 } from '../../../lib/observability/catalogue';
 import { admittedUnverifiedRecords } from '../../../lib/observability/records';
-import { podRequest } from '../builders';
-import { check, reviewEvent } from './events';
+import { podRequest } from '../../support/builders';
+import { check, reviewEvent } from '../../support/review-events';
 import {
   alarmProblems,
   alarmReferences,
@@ -22,7 +22,7 @@ import {
   widgetMetrics,
   type InfraSettings,
   type Widget,
-} from './infra-check';
+} from '../../support/infra-check';
 
 interface DashboardModule {
   dashboardBody(settings: InfraSettings): { widgets: Widget[] };

@@ -17,9 +17,9 @@ import {
   type MetricDatum,
 } from '../../../lib/observability/metrics';
 import { PowertoolsMetricSink } from '../../../lib/observability/powertools';
-import { controllerRequest, podRequest } from '../builders';
-import { emfMetrics, emfProblems } from './emf';
-import { check, reviewEvent } from './events';
+import { controllerRequest, podRequest } from '../../support/builders';
+import { emfMetrics, emfProblems } from '../../support/emf';
+import { check, reviewEvent } from '../../support/review-events';
 
 const IMAGE = 'ghcr.io/acme/app:1.0';
 const SIDECAR = 'ghcr.io/acme/sidecar:1.0';
@@ -113,7 +113,13 @@ describe('reviewMetrics', () => {
           image: SIDECAR,
           container: 1,
           failurePolicy: 'Ignore',
-          message: `could not verify image ${SIDECAR}: registry ghcr.io answered HTTP 503 for manifest acme/sidecar:1.0`,
+          cause: {
+            kind: 'registry',
+            code: 'REGISTRY_HTTP',
+            registry: 'ghcr.io',
+            status: 503,
+            detail: 'registry ghcr.io answered HTTP 503 for manifest acme/sidecar:1.0',
+          },
         }),
       ],
       { cluster: 'dev-1', durationMs: 1500 },
@@ -133,13 +139,16 @@ describe('reviewMetrics', () => {
   });
 
   test('a denial at the deadline: two images timed out, nothing admitted unverified', () => {
-    const timeout = (image: string) =>
-      `could not verify image ${image}: registry ghcr.io did not answer in time`;
+    const timeout = {
+      kind: 'deadline',
+      registry: 'ghcr.io',
+      detail: 'registry ghcr.io did not answer in time',
+    } as const;
     const event = reviewEvent(
       podRequest('slow', [IMAGE, SIDECAR], { operation: 'UPDATE' }),
       [
-        check({ status: 'error', image: IMAGE, message: timeout(IMAGE) }),
-        check({ status: 'error', image: SIDECAR, container: 1, message: timeout(SIDECAR) }),
+        check({ status: 'error', image: IMAGE, cause: timeout }),
+        check({ status: 'error', image: SIDECAR, container: 1, cause: timeout }),
       ],
       { cluster: 'prod-eu-1', durationMs: 13_000 },
     );
@@ -192,7 +201,11 @@ describe('other events', () => {
             status: 'error',
             image: SIDECAR,
             container: 1,
-            message: `could not verify image ${SIDECAR}: registry ghcr.io did not answer in time`,
+            cause: {
+              kind: 'deadline',
+              registry: 'ghcr.io',
+              detail: 'registry ghcr.io did not answer in time',
+            },
           }),
         ]),
       ),

@@ -1,8 +1,8 @@
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { createObservability } from '../../../lib/observability/powertools';
-import { podRequest } from '../builders';
-import { check, reviewEvent } from './events';
+import { podRequest } from '../../support/builders';
+import { check, reviewEvent } from '../../support/review-events';
 
 const IMAGE = 'ghcr.io/acme/app:1.0';
 

@@ -1,12 +1,11 @@
 import { decide } from '../../../lib/decision/decide';
-import { checkEffect } from '../../../lib/observability/classify';
 import {
   admittedUnverifiedRecords,
   decisionRecord,
   policyLoadRecord,
 } from '../../../lib/observability/records';
-import { admissionRequest, controllerRequest, KYVERNO_SAMPLE_KEY, podRequest } from '../builders';
-import { check, reviewEvent, type CheckOptions } from './events';
+import { admissionRequest, controllerRequest, KYVERNO_SAMPLE_KEY, podRequest } from '../../support/builders';
+import { check, reviewEvent, type CheckOptions } from '../../support/review-events';
 
 const SIGNED = 'ghcr.io/acme/app:1.0';
 const OTHER = 'ghcr.io/acme/sidecar:2.0';
@@ -114,9 +113,13 @@ describe('decisionRecord', () => {
   });
 
   test('a review that hit its deadline says so', () => {
-    const message = `could not verify image ${SIGNED}: registry ghcr.io did not answer in time`;
+    const cause = {
+      kind: 'deadline',
+      registry: 'ghcr.io',
+      detail: 'registry ghcr.io did not answer in time',
+    } as const;
     const record = decisionRecord(
-      reviewEvent(podRequest('slow', [SIGNED]), [check({ status: 'error', image: SIGNED, message })]),
+      reviewEvent(podRequest('slow', [SIGNED]), [check({ status: 'error', image: SIGNED, cause })]),
     );
     expect(record).toMatchObject({ allowed: false, deadlineHit: true, admittedUnverified: 0 });
     expect(record.images[0]?.checks[0]?.errorClass).toBe('deadline');
@@ -202,7 +205,7 @@ describe('admittedUnverifiedRecords', () => {
   });
 });
 
-describe('checkEffect mirrors decide()', () => {
+describe("the records' effect is decide()'s", () => {
   const overridden = (namespace: string): [CheckOptions, string] => [
     {
       status: 'fail',
@@ -229,9 +232,10 @@ describe('checkEffect mirrors decide()', () => {
   ];
 
   test.each(cases)('%s', (_name, options, namespace, expected) => {
-    const result = check(options);
-    const decision = decide(podRequest('p', [SIGNED], { namespace }), [result]);
-    const effect = checkEffect(result, namespace);
+    const event = reviewEvent(podRequest('p', [SIGNED], { namespace }), [check(options)]);
+    const { decision, effects } = decide(event.request, event.outcome?.results ?? []);
+    const effect = decisionRecord(event).images[0]?.checks[0]?.effect;
+    expect(effects).toEqual([expected]);
     expect(effect).toBe(expected);
     expect(effect === 'block').toBe(!decision.allowed);
     expect(effect === 'warn').toBe(decision.allowed && decision.warnings.length > 0);

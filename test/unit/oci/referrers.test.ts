@@ -1,7 +1,8 @@
 /** Sigstore bundle discovery: the referrers API, the `sha256-<hex>` fallback tag, and what is skipped. */
 import { createHash } from 'node:crypto';
 import { RegistryContentError, RegistryError } from '../../../lib/oci/errors';
-import { fetchSigstoreBundles, SIGSTORE_BUNDLE_ARTIFACT_TYPE } from '../../../lib/oci/referrers';
+import { SIGSTORE_BUNDLE_ARTIFACT_TYPE } from '../../../lib/model/cosign-format';
+import { fetchSigstoreBundles } from '../../../lib/oci/referrers';
 import { RegistryClient } from '../../../lib/oci/registry';
 import type { RegistryTransport, TransportRequest, TransportResponse } from '../../../lib/oci/transport';
 

@@ -4,7 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import { RegistryError } from '../../../lib/oci/errors';
-import { RegistryClient, TOKEN_CACHE_LIMITS } from '../../../lib/oci/registry';
+import { TOKEN_CACHE_LIMITS } from '../../../lib/oci/auth';
+import { RegistryClient } from '../../../lib/oci/registry';
 import type { RegistryTransport, TransportRequest, TransportResponse } from '../../../lib/oci/transport';
 
 const REGISTRY = 'registry.example';

@@ -14,12 +14,17 @@ function scripted(statuses: number[], headers: Record<string, string> = {}) {
   return { transport, sent };
 }
 
-const request = (method: TransportRequest['method'] = 'GET', signal?: AbortSignal): TransportRequest => ({
+const request = (
+  method: TransportRequest['method'] = 'GET',
+  signal?: AbortSignal,
+  deadline?: number,
+): TransportRequest => ({
   method,
   url: new URL('https://registry.example/v2/a/manifests/1'),
   headers: {},
   maxBytes: 1024,
   signal,
+  deadline,
 });
 
 describe('RetryingTransport', () => {
@@ -85,12 +90,11 @@ describe('RetryingTransport', () => {
   test('Retry-After within the deadline is waited for; past it the answer is returned at once', async () => {
     let now = 0;
     const controller = new AbortController();
-    rememberDeadline(controller.signal, 3_000);
     const short = scripted([429, 200], { 'retry-after': '2' });
     jest.useFakeTimers();
     try {
       const retrying = new RetryingTransport(short.transport, { now: () => now });
-      const sending = retrying.send(request('GET', controller.signal));
+      const sending = retrying.send(request('GET', controller.signal, 3_000));
       await jest.advanceTimersByTimeAsync(1_999);
       expect(short.sent).toHaveLength(1);
       await jest.advanceTimersByTimeAsync(1);
@@ -104,9 +108,47 @@ describe('RetryingTransport', () => {
     now = 0;
     const late = scripted([429], { 'retry-after': '3' });
     await expect(
-      new RetryingTransport(late.transport, { now: () => now }).send(request('GET', controller.signal)),
+      new RetryingTransport(late.transport, { now: () => now }).send(
+        request('GET', controller.signal, 3_000),
+      ),
     ).resolves.toMatchObject({ status: 429 });
     expect(late.sent).toHaveLength(1);
+  });
+
+  test('with a known deadline, maxDelayMs does not cap the wait: Retry-After 8 with 20 s left is waited for', async () => {
+    const now = 0;
+    const { transport, sent } = scripted([503, 200], { 'retry-after': '8' });
+    jest.useFakeTimers();
+    try {
+      const sending = new RetryingTransport(transport, { now: () => now }).send(
+        request('GET', new AbortController().signal, 20_000),
+      );
+      await jest.advanceTimersByTimeAsync(7_999);
+      expect(sent).toHaveLength(1);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(sent).toHaveLength(2);
+      await expect(sending).resolves.toMatchObject({ status: 200 });
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  test('a deadline still only remembered for the signal (rememberDeadline) is honoured too', async () => {
+    const controller = new AbortController();
+    rememberDeadline(controller.signal, 3_000);
+    const late = scripted([429], { 'retry-after': '3' });
+    await expect(
+      new RetryingTransport(late.transport, { now: () => 0 }).send(request('GET', controller.signal)),
+    ).resolves.toMatchObject({ status: 429 });
+    expect(late.sent).toHaveLength(1);
+  });
+
+  test('an infinite deadline (shared work with a caller that has none) is no deadline: the cap applies', async () => {
+    const { transport, sent } = scripted([503], { 'retry-after': '120' });
+    await expect(
+      new RetryingTransport(transport).send(request('GET', undefined, Infinity)),
+    ).resolves.toMatchObject({ status: 503 });
+    expect(sent).toHaveLength(1);
   });
 
   test('without a known deadline, Retry-After longer than maxDelayMs is not waited for', async () => {

@@ -5,12 +5,8 @@
 import { createHash } from 'node:crypto';
 import { RegistryContentError, RegistryError } from '../../../lib/oci/errors';
 import { RegistryClient } from '../../../lib/oci/registry';
-import {
-  GuardedTransport,
-  RegistryAddressGuard,
-  specialAddressRange,
-  type Resolver,
-} from '../../../lib/oci/ssrf';
+import { GuardedTransport, RegistryAddressGuard, type Resolver } from '../../../lib/oci/address-guard';
+import { specialAddressRange } from '../../../lib/oci/ip-ranges';
 import type { RegistryTransport, TransportRequest, TransportResponse } from '../../../lib/oci/transport';
 
 /** Records every request it is asked to send and answers from `answer`; opens no connection. */

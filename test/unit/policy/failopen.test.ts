@@ -1,6 +1,7 @@
-import { AUDIT_MUTATE_DIGEST_MESSAGE, parsePolicyText } from '../../../lib/policy/parse';
+import { parsePolicyText } from '../../../lib/policy/compile/documents';
+import { AUDIT_MUTATE_DIGEST_MESSAGE } from '../../../lib/policy/compile/policy';
 import { formatProblem } from '../../../lib/policy/problems';
-import { KYVERNO_SAMPLE_KEY } from '../builders';
+import { KYVERNO_SAMPLE_KEY } from '../../support/builders';
 
 /** A ClusterPolicy whose single rule has the given verifyImages entries (YAML lines, 10 spaces deep). */
 function policy(entries: readonly (readonly string[])[], specExtra: readonly string[] = []): string {

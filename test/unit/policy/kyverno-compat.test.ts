@@ -1,8 +1,15 @@
 import { decodeAdmissionReview } from '../../../lib/admission/decode';
 import { selectRules } from '../../../lib/policy/match';
-import { controllerRequest, matchAny, policyDocument, policySet, rule } from '../builders';
-import { parsePolicyText } from '../../../lib/policy/parse';
-import { KYVERNO_SAMPLE_KEY, verifyImagesEntry } from '../builders';
+import { parsePolicyText } from '../../../lib/policy/compile/documents';
+import {
+  controllerRequest,
+  KYVERNO_SAMPLE_KEY,
+  matchAny,
+  policyDocument,
+  policySet,
+  rule,
+  verifyImagesEntry,
+} from '../../support/builders';
 
 test('generateName pod (ReplicaSet-created) matches names like Kyverno', () => {
   const request = decodeAdmissionReview({

@@ -12,8 +12,10 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parsePolicyText } from '../../../lib/policy/parse';
+import { parseAllDocuments } from 'yaml';
+import { parsePolicyText } from '../../../lib/policy/compile/documents';
 import type { PolicyProblem } from '../../../lib/policy/problems';
+import type { Attestor, Policy } from '../../../lib/policy/types';
 
 interface Expectation {
   readonly file: string;
@@ -38,6 +40,87 @@ function fieldOf(file: string, problem: PolicyProblem): string {
 
 function sorted(values: Iterable<string>): string[] {
   return [...new Set(values)].sort();
+}
+
+type Json = Record<string, unknown>;
+const list = (value: unknown): Json[] => (Array.isArray(value) ? (value as Json[]) : []);
+
+/** The outline of a policy: kind, name, its written rules with their entries' images, attestor kinds and attestation types. */
+interface Outline {
+  readonly kind: string;
+  readonly name: string;
+  readonly rules: readonly {
+    readonly name: string;
+    readonly entries: readonly { images: string[]; attestors: string[][]; attestations: string[] }[];
+  }[];
+}
+
+/**
+ * The outline as the YAML says it, read with the plain YAML library (not imagegate's reader): an
+ * entry's `keys` is a key attestor, `keyless` keyless, `certificates` a certificate, `attestor` a
+ * nested set; `image` is the deprecated single form of `imageReferences`.
+ */
+function writtenOutlines(text: string): Outline[] {
+  return parseAllDocuments(text)
+    .map((document) => document.toJS() as Json | null)
+    .filter((document): document is Json => document?.kind === 'ClusterPolicy' || document?.kind === 'Policy')
+    .map((document) => ({
+      kind: String(document.kind),
+      name: String((document.metadata as Json).name),
+      rules: list((document.spec as Json).rules)
+        .filter((rule) => list(rule.verifyImages).length > 0)
+        .map((rule) => ({
+          name: String(rule.name),
+          entries: list(rule.verifyImages).map((entry) => ({
+            images: list(entry.imageReferences ?? (entry.image === undefined ? [] : [entry.image])).map(
+              String,
+            ),
+            attestors:
+              legacyAttestor(entry) ??
+              list(entry.attestors).map((set) =>
+                list(set.entries).map((leaf) =>
+                  leaf.attestor
+                    ? 'set'
+                    : leaf.keyless
+                      ? 'keyless'
+                      : leaf.certificates
+                        ? 'certificate'
+                        : 'key',
+                ),
+              ),
+            attestations: list(entry.attestations).map((attestation) =>
+              String(attestation.type ?? attestation.predicateType),
+            ),
+          })),
+        })),
+    }));
+}
+
+/** The deprecated entry-level `key` (or `subject`/`issuer`) is one set of one attestor. */
+function legacyAttestor(entry: Json): string[][] | undefined {
+  if (list(entry.attestors).length > 0) return undefined;
+  if (entry.key !== undefined) return [['key']];
+  if (entry.subject !== undefined || entry.issuer !== undefined) return [['keyless']];
+  return undefined;
+}
+
+/** The same outline of what imagegate compiled (rules it generated for pod controllers left out). */
+function compiledOutline(policy: Policy): Outline {
+  const kinds = (entries: readonly Attestor[]) => entries.map((leaf) => leaf.kind);
+  return {
+    kind: policy.kind,
+    name: policy.name,
+    rules: policy.rules
+      .filter((rule) => !rule.name.startsWith('autogen-'))
+      .map((rule) => ({
+        name: rule.name,
+        entries: rule.verifyImages.map((entry) => ({
+          images: entry.imageReferences.map((pattern) => pattern.pattern),
+          attestors: entry.attestorSets.map((set) => kinds(set.entries)),
+          attestations: entry.attestations.map((attestation) => attestation.type),
+        })),
+      })),
+  };
 }
 
 function fixtureFiles(): string[] {
@@ -75,7 +158,9 @@ describe('Kyverno library verifyImages policies', () => {
     const { policies, problems } = load(file);
 
     expect(problems).toEqual([]);
-    expect(policies.length).toBeGreaterThan(0);
+    const written = writtenOutlines(readFileSync(join(ROOT, file), 'utf8'));
+    expect(written.length).toBeGreaterThan(0);
+    expect(policies.map(compiledOutline)).toEqual(written);
   });
 
   test.each(EXPECTED.filter((expectation) => expectation.outcome === 'rejected'))(

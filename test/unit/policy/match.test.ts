@@ -1,6 +1,11 @@
-import type { AdmissionRequest } from '../../../lib/admission/types';
-import { kindPatternMatches, selectorMatches, selectRules } from '../../../lib/policy/match';
-import { matchesAny, wildcardMatch } from '../../../lib/policy/wildcard';
+import type { AdmissionRequest } from '../../../lib/model/admission';
+import {
+  compileKindPattern,
+  kindPatternMatches,
+  selectorMatches,
+  selectRules,
+} from '../../../lib/policy/match';
+import { matchesAny, wildcardMatch } from '../../../lib/model/wildcard';
 import {
   admissionRequest,
   controllerRequest,
@@ -10,7 +15,7 @@ import {
   policyDocument,
   policySet,
   rule,
-} from '../builders';
+} from '../../support/builders';
 
 type Json = Record<string, unknown>;
 
@@ -44,30 +49,39 @@ describe('kindPatternMatches', () => {
     ['Po?', POD, true],
     ['pod', POD, false],
   ])('%s vs %j -> %s', (pattern, target, expected) => {
-    expect(kindPatternMatches(pattern, target)).toBe(expected);
+    expect(kindPatternMatches(compileKindPattern(pattern), target)).toBe(expected);
   });
 
   test('Pod/ephemeralcontainers matches only the ephemeralcontainers subresource', () => {
     const ephemeral = { ...POD, subResource: 'ephemeralcontainers' };
 
-    expect(kindPatternMatches('Pod/ephemeralcontainers', ephemeral)).toBe(true);
-    expect(kindPatternMatches('v1/Pod/ephemeralcontainers', ephemeral)).toBe(false);
-    expect(kindPatternMatches('*/v1/Pod/ephemeralcontainers', ephemeral)).toBe(true);
-    expect(kindPatternMatches('Pod/ephemeralcontainers', POD)).toBe(false);
-    expect(kindPatternMatches('Pod/ephemeralcontainers', { ...POD, subResource: 'status' })).toBe(false);
-    expect(kindPatternMatches('Pod/*', { ...POD, subResource: 'status' })).toBe(true);
+    expect(kindPatternMatches(compileKindPattern('Pod/ephemeralcontainers'), ephemeral)).toBe(true);
+    expect(kindPatternMatches(compileKindPattern('v1/Pod/ephemeralcontainers'), ephemeral)).toBe(false);
+    expect(kindPatternMatches(compileKindPattern('*/v1/Pod/ephemeralcontainers'), ephemeral)).toBe(true);
+    expect(kindPatternMatches(compileKindPattern('Pod/ephemeralcontainers'), POD)).toBe(false);
+    expect(
+      kindPatternMatches(compileKindPattern('Pod/ephemeralcontainers'), { ...POD, subResource: 'status' }),
+    ).toBe(false);
+    expect(kindPatternMatches(compileKindPattern('Pod/*'), { ...POD, subResource: 'status' })).toBe(true);
   });
 
   test('a plain kind does not match other subresource requests (pods/status, deployments/scale)', () => {
-    expect(kindPatternMatches('Pod', { ...POD, subResource: 'status' })).toBe(false);
-    expect(kindPatternMatches('Deployment', { ...DEPLOYMENT, subResource: 'scale' })).toBe(false);
+    expect(kindPatternMatches(compileKindPattern('Pod'), { ...POD, subResource: 'status' })).toBe(false);
+    expect(
+      kindPatternMatches(compileKindPattern('Deployment'), { ...DEPLOYMENT, subResource: 'scale' }),
+    ).toBe(false);
   });
 
   test('a plain Pod also matches pods/ephemeralcontainers, as in Kyverno (kubectl debug images are checked)', () => {
-    expect(kindPatternMatches('Pod', { ...POD, subResource: 'ephemeralcontainers' })).toBe(true);
-    expect(kindPatternMatches('Deployment', { ...DEPLOYMENT, subResource: 'ephemeralcontainers' })).toBe(
-      false,
-    );
+    expect(
+      kindPatternMatches(compileKindPattern('Pod'), { ...POD, subResource: 'ephemeralcontainers' }),
+    ).toBe(true);
+    expect(
+      kindPatternMatches(compileKindPattern('Deployment'), {
+        ...DEPLOYMENT,
+        subResource: 'ephemeralcontainers',
+      }),
+    ).toBe(false);
   });
 });
 

@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { selectRules } from '../../../lib/policy/match';
-import { AUDIT_MUTATE_DIGEST_MESSAGE, parsePolicyText, POD_CONTROLLERS } from '../../../lib/policy/parse';
+import { POD_CONTROLLERS } from '../../../lib/model/kinds';
+import { parsePolicyText } from '../../../lib/policy/compile/documents';
+import { AUDIT_MUTATE_DIGEST_MESSAGE } from '../../../lib/policy/compile/policy';
 import { parsePolicyFiles } from '../../../lib/policy/policy-set';
 import { formatProblem, PolicyLoadError, type PolicyProblem } from '../../../lib/policy/problems';
 import type { AttestorSet, KeyAttestor, Policy } from '../../../lib/policy/types';
 import { generateKeyPair } from '../../support/cosign-signer';
-import { admissionRequest, KYVERNO_SAMPLE_KEY, podRequest } from '../builders';
+import { admissionRequest, KYVERNO_SAMPLE_KEY, podRequest } from '../../support/builders';
 
 const FIXTURES = path.resolve(__dirname, '../../fixtures/policies');
 const readFixture = (name: string) => readFileSync(path.join(FIXTURES, name), 'utf8');
@@ -102,7 +104,7 @@ describe("Kyverno's sample policy", () => {
     expect(policy).toMatchObject({ kind: 'ClusterPolicy', name: 'check-image', failurePolicy: 'Fail' });
     const entry = policy.rules[0]!.verifyImages[0]!;
     expect(entry).toMatchObject({
-      imageReferences: ['ghcr.io/kyverno/test-verify-image*'],
+      imageReferences: [{ pattern: 'ghcr.io/kyverno/test-verify-image*' }],
       failureAction: 'Enforce',
       mutateDigest: true,
       verifyDigest: true,
@@ -116,7 +118,9 @@ describe("Kyverno's sample policy", () => {
   test('loads in the original syntax (image + key, validationFailureAction: enforce, match.resources)', () => {
     expect(legacy).toHaveLength(1);
     const entry = legacy[0]!.rules[0]!.verifyImages[0]!;
-    expect(entry.imageReferences).toEqual(['ghcr.io/kyverno/test-verify-image:*']);
+    expect(entry.imageReferences.map((item) => item.pattern)).toEqual([
+      'ghcr.io/kyverno/test-verify-image:*',
+    ]);
     expect(entry.failureAction).toBe('Enforce');
     expect(entry.attestorSets).toHaveLength(1);
     expect(entry.attestorSets[0]!.entries[0]!.path).toBe('spec.rules[0].verifyImages[0].key');

@@ -1,7 +1,12 @@
-import { evaluateConditions, type Condition, type ConditionOperator } from '../../../lib/policy/conditions';
-import { preconditionsHold, evaluateSafely } from '../../../lib/policy/preconditions';
+import {
+  evaluateConditions,
+  evaluateSafely,
+  type Condition,
+  type ConditionOperator,
+} from '../../../lib/policy/conditions';
+import { preconditionsHold } from '../../../lib/policy/variables';
 import type { Rule } from '../../../lib/policy/types';
-import { admissionRequest, pod } from '../builders';
+import { admissionRequest, pod } from '../../support/builders';
 
 const LABEL = '{{ request.object.metadata.labels."sig-exempt" }}';
 const ANNOTATION = '{{ request.object.metadata.annotations."imagegate.example/exempt" }}';

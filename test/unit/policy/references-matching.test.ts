@@ -3,12 +3,18 @@
  * spelling the kubelet pulls as the same image matches, and glob matching costs linear time.
  */
 import { parseImageReference } from '../../../lib/oci/reference';
-import { imageMatchesAny, imageSpellings, patternForms } from '../../../lib/policy/image-patterns';
-import { matchesAny, wildcardMatch } from '../../../lib/policy/wildcard';
+import {
+  compileImagePattern,
+  imageMatchesAny,
+  imageSpellings,
+  patternForms,
+} from '../../../lib/policy/image-patterns';
+import { matchesAny, wildcardMatch } from '../../../lib/model/wildcard';
 
 const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
 
-const matches = (pattern: string, image: string) => imageMatchesAny([pattern], parseImageReference(image));
+const matches = (pattern: string, image: string) =>
+  imageMatchesAny([compileImagePattern(pattern)], parseImageReference(image));
 
 /** Each family: spellings of one image, and patterns naming it; every image matches every pattern. */
 const FAMILIES: Record<string, { images: string[]; patterns: string[] }> = {

@@ -7,15 +7,14 @@ import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { json as canonicalJson } from '@sigstore/core';
-import type { SignatureLayer } from '../../../lib/oci/cosign';
-import type { SigstoreBundleArtifact } from '../../../lib/oci/referrers';
-import { imageInfoVariable } from '../../../lib/policy/preconditions';
+import type { SignatureLayer } from '../../../lib/model/evidence';
+import type { SigstoreBundleArtifact } from '../../../lib/model/evidence';
+import { evaluateSafely } from '../../../lib/policy/conditions';
+import { imageInfoVariable } from '../../../lib/policy/variables';
 import type { ImageVerification } from '../../../lib/policy/types';
-import {
-  attestationEntryMismatch,
-  evaluateAttestations,
-  type AttestationEvidence,
-} from '../../../lib/verify/attestations';
+import { evaluateAttestations } from '../../../lib/verify/attestations';
+import { attestationEntryMismatch } from '../../../lib/verify/rekor-entries';
+import type { AttestorEvidence } from '../../../lib/verify/spec';
 import { keyFingerprint } from '../../../lib/verify/certificates';
 import { loadTrustRoots, type TrustRoots } from '../../../lib/verify/trust-roots';
 import {
@@ -25,7 +24,7 @@ import {
   generateKeyPair,
   inTotoStatement,
 } from '../../support/cosign-signer';
-import { block, entryFrom } from './policies';
+import { block, entryFrom } from '../../support/attestor-policies';
 
 const VECTORS = join(__dirname, '../../fixtures/vendor/conformance');
 const read = (...path: string[]) => readFileSync(join(VECTORS, ...path));
@@ -107,7 +106,7 @@ function evaluate(
     sigstore?: boolean;
   } = {},
 ) {
-  const evidence: AttestationEvidence = {
+  const evidence: AttestorEvidence = {
     legacy: { ok: true, layers },
     bundles: { ok: true, bundles: options.bundles ?? [] },
   };
@@ -121,6 +120,7 @@ function evaluate(
         digest,
       ),
     },
+    evaluateCondition: evaluateSafely,
   });
 }
 
@@ -185,6 +185,7 @@ describe('legacy .att attestations with keys', () => {
   test('another key: invalid signature, with the counts', () => {
     expect(evaluate(entry(), [attLayer(GITHUB_PREDICATE, { key: keyB })])).toEqual({
       status: 'fail',
+      failure: 'INVALID_SIGNATURE',
       reason: `attestation of type ${SLSA}: verifiedCount: 0, requiredCount: 1: invalid signature`,
     });
   });
@@ -192,6 +193,7 @@ describe('legacy .att attestations with keys', () => {
   test('a statement whose subject is another digest fails', () => {
     expect(evaluate(entry(), [attLayer(GITHUB_PREDICATE, { subject: OTHER })])).toEqual({
       status: 'fail',
+      failure: 'DIGEST_MISMATCH',
       reason: `attestation of type ${SLSA}: verifiedCount: 0, requiredCount: 1: signature is for digest ${OTHER}, not ${DIGEST}`,
     });
   });
@@ -211,6 +213,7 @@ describe('legacy .att attestations with keys', () => {
     const custom = attLayer({ Data: 'x' }, { type: CUSTOM, annotations: { predicateType: SLSA } });
     expect(evaluate(entry(), [custom])).toEqual({
       status: 'fail',
+      failure: 'ATTESTATION_NOT_FOUND',
       reason: `attestation of type ${SLSA}: verifiedCount: 0, requiredCount: 1: no attestation of type ${SLSA} found (.att; found ${CUSTOM})`,
     });
     expect(evaluate(entry(), [])).toMatchObject({
@@ -266,6 +269,7 @@ describe('conditions over the predicate and the image', () => {
       evaluate(entry({ conditions: builderIs('https://gitlab.com/*'), name: 'provenance' }), layers),
     ).toEqual({
       status: 'fail',
+      failure: 'CONDITIONS',
       reason: `attestation "provenance" of type ${SLSA}: conditions failed: "{{ builder.id }}" Equals "https://gitlab.com/*"`,
     });
   });

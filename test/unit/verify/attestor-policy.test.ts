@@ -1,8 +1,9 @@
 /** Loading keyless, certificates, rekor, ctlog and type fields (lib/policy/parse.ts). */
 import { X509Certificate } from '@sigstore/core';
+import { compileWildcard } from '../../../lib/model/wildcard';
 import type { CertificateAttestor, KeylessAttestor } from '../../../lib/policy/types';
 import { createTestSigstore, type TestSigstore } from '../../support/sigstore';
-import { attestorFrom, block, entryFrom, problemsOf } from './policies';
+import { attestorFrom, block, entryFrom, problemsOf } from '../../support/attestor-policies';
 
 const ENTRY = 'spec.rules[0].verifyImages[0].attestors[0].entries[0]';
 let sigstore: TestSigstore;
@@ -124,7 +125,13 @@ describe('keyless', () => {
     ]);
     const attestor = entry.attestorSets[0]?.entries[0] as KeylessAttestor;
     expect(attestor).toMatchObject({ kind: 'keyless', annotations: { env: 'prod' } });
-    expect(attestor.identity.issuer).toEqual([{ kind: 'wildcard', pattern: 'https://accounts.google.com' }]);
+    expect(attestor.identity.issuer).toEqual([
+      {
+        kind: 'wildcard',
+        pattern: 'https://accounts.google.com',
+        matcher: compileWildcard('https://accounts.google.com'),
+      },
+    ]);
     expect(problemsOf(['subject: someone@acme.example'])).toEqual([
       'spec.rules[0].verifyImages[0].subject: applies only together with the rule-level issuer',
     ]);

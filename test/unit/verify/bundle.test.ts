@@ -3,12 +3,18 @@
  * bundles and legacy `.sig` signatures (ADR 6).
  */
 import { sha256Digest } from '../../../lib/oci/registry';
-import type { SigstoreBundleArtifact } from '../../../lib/oci/referrers';
+import type { SigstoreBundleArtifact } from '../../../lib/model/evidence';
 import type { AttestorSet } from '../../../lib/policy/types';
-import { evaluateAttestorSets, type AttestorEvidence } from '../../../lib/verify/attestors';
+import { evaluateAttestorSets } from '../../../lib/verify/signatures';
+import type { AttestorEvidence } from '../../../lib/verify/spec';
 import { verifyBundleArtifacts } from '../../../lib/verify/bundle';
-import { resolveCheck } from '../../../lib/verify/checks';
-import { loadTrustRoots, PUBLIC_GOOD_TRUST_ROOT, type TrustRoots } from '../../../lib/verify/trust-roots';
+import { resolveCheck } from '../../../lib/verify/spec';
+import {
+  loadTrustRoots,
+  PUBLIC_GOOD_TRUST_ROOT,
+  publicGoodTrustRoots,
+  type TrustRoots,
+} from '../../../lib/verify/trust-roots';
 import { generateKeyPair, simpleSigningPayload } from '../../support/cosign-signer';
 import {
   createTestSigstore,
@@ -19,8 +25,8 @@ import {
   type SigningIdentity,
   type TestSigstore,
 } from '../../support/sigstore';
-import { DIGEST_A, DIGEST_B } from '../builders';
-import { attestorFrom, block, entryFrom } from './policies';
+import { DIGEST_A, DIGEST_B } from '../../support/builders';
+import { attestorFrom, block, entryFrom } from '../../support/attestor-policies';
 
 const WORKFLOW = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
 const GITHUB = 'https://token.actions.githubusercontent.com';
@@ -227,6 +233,7 @@ describe('type: Cosign (bundles first, then .sig) and SigstoreBundle (bundles on
       evaluate({ legacy: { ok: true, layers: [] }, bundles: { ok: true, bundles: [] } }, 'Cosign'),
     ).toEqual({
       status: 'fail',
+      failure: 'NO_SIGNATURES',
       reason: 'signature not found',
     });
   });
@@ -256,6 +263,7 @@ describe('type: Cosign (bundles first, then .sig) and SigstoreBundle (bundles on
     const corrupt = { ok: false, trusted: false, reason: 'digest mismatch' } as const;
     expect(evaluate({ legacy: { ok: true, layers: [] }, bundles: corrupt }, 'Cosign')).toEqual({
       status: 'fail',
+      failure: 'NO_SIGNATURES',
       reason: 'signature not found; digest mismatch',
     });
   });
@@ -263,6 +271,7 @@ describe('type: Cosign (bundles first, then .sig) and SigstoreBundle (bundles on
   test('SigstoreBundle: the .sig signatures do not count', () => {
     expect(evaluate({ legacy: legacySigned, bundles: { ok: true, bundles: [] } }, 'SigstoreBundle')).toEqual({
       status: 'fail',
+      failure: 'NO_SIGNATURES',
       reason: 'signature not found: no Sigstore bundle refers to the image',
     });
     expect(
@@ -278,9 +287,16 @@ describe('type: Cosign (bundles first, then .sig) and SigstoreBundle (bundles on
     ).toEqual({ status: 'error', reason: 'timeout' });
   });
 
-  test('the legacy 3-argument call still works: public-good root, type Cosign, .sig only', () => {
-    expect(evaluateAttestorSets(sets, DIGEST_A, () => legacySigned)).toMatchObject({
+  test('the trust roots are the caller’s: the public-good root alone does not trust the mock CA', () => {
+    const legacyOnly: AttestorEvidence = { legacy: legacySigned, bundles: { ok: true, bundles: [] } };
+    expect(
+      evaluateAttestorSets(sets, DIGEST_A, () => legacyOnly, {
+        trust: publicGoodTrustRoots(),
+        type: 'Cosign',
+      }),
+    ).toMatchObject({
       status: 'fail',
+      failure: 'CHAIN',
       reason: expect.stringMatching(/^untrusted certificate chain/) as string,
     });
   });

@@ -7,10 +7,11 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { COSIGN_SIGNATURE_ANNOTATION, type SignatureLayer } from '../../../lib/oci/cosign';
+import { COSIGN_SIGNATURE_ANNOTATION } from '../../../lib/model/cosign-format';
+import type { SignatureLayer } from '../../../lib/model/evidence';
 import type { SignatureHash } from '../../../lib/verify/keys';
 import { parsePublicKeys } from '../../../lib/verify/keys';
-import { verifyLayersWithKey, type KeyCheck } from './key-verification';
+import { verifyLayersWithKey, type KeyCheck } from '../../support/key-verification';
 import { parseSimpleSigningPayload } from '../../../lib/verify/payload';
 
 const VECTORS = path.resolve(__dirname, '../../fixtures/vendor/conformance/legacy-sig-key');

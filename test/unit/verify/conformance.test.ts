@@ -7,15 +7,15 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SignatureLayer } from '../../../lib/oci/cosign';
+import type { SignatureLayer } from '../../../lib/model/evidence';
 import { verifySigstoreBundle, type BundleSubject } from '../../../lib/verify/bundle';
-import { resolveCheck } from '../../../lib/verify/checks';
+import { resolveCheck } from '../../../lib/verify/spec';
 import { matchStatementSubject, parseDsseEnvelope, verifyDsseSignature } from '../../../lib/verify/intoto';
 import { parsePublicKeys } from '../../../lib/verify/keys';
-import { verifyLegacySignatures } from '../../../lib/verify/legacy';
+import { verifyLegacySignatures } from '../../../lib/verify/sig-layer';
 import { parseRekorBundle, verifyRekorBundle, type RekorBundle } from '../../../lib/verify/rekor';
 import { loadTrustRoots, type TrustRoots } from '../../../lib/verify/trust-roots';
-import { attestorFrom, block } from './policies';
+import { attestorFrom, block } from '../../support/attestor-policies';
 
 const VECTORS = join(__dirname, '../../fixtures/vendor/conformance');
 const read = (...path: string[]) => readFileSync(join(VECTORS, ...path));

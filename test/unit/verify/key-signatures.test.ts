@@ -1,8 +1,8 @@
 import { sign } from 'node:crypto';
-import { verifyLayersWithKey } from './key-verification';
+import { verifyLayersWithKey } from '../../support/key-verification';
 import { generateKeyPair, simpleSigningPayload, type KeyKind } from '../../support/cosign-signer';
-import { DIGEST_A, DIGEST_B } from '../builders';
-import { keyAttestor, signatureLayer, signedLayer } from './signing';
+import { DIGEST_A, DIGEST_B } from '../../support/builders';
+import { keyAttestor, signatureLayer, signedLayer } from '../../support/signed-layers';
 
 const REFERENCE = 'ghcr.io/kyverno/test-verify-image';
 const ecdsa = generateKeyPair('ecdsa-p256');

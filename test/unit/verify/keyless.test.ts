@@ -13,11 +13,12 @@ import {
   type SigningIdentity,
   type TestSigstore,
 } from '../../support/sigstore';
-import { resolveCheck } from '../../../lib/verify/checks';
-import { verifyLegacySignatures, type SignatureVerdict } from '../../../lib/verify/legacy';
+import { resolveCheck } from '../../../lib/verify/spec';
+import type { SignatureVerdict } from '../../../lib/verify/outcome';
+import { verifyLegacySignatures } from '../../../lib/verify/sig-layer';
 import { loadTrustRoots, PUBLIC_GOOD_TRUST_ROOT, type TrustRoots } from '../../../lib/verify/trust-roots';
-import { DIGEST_A, DIGEST_B } from '../builders';
-import { attestorFrom, block, problemsOf } from './policies';
+import { DIGEST_A, DIGEST_B } from '../../support/builders';
+import { attestorFrom, block, problemsOf } from '../../support/attestor-policies';
 
 const WORKFLOW = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
 const GITHUB = 'https://token.actions.githubusercontent.com';

@@ -1,7 +1,7 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { KeyParseError, parsePublicKeys } from '../../../lib/verify/keys';
 import { generateKeyPair } from '../../support/cosign-signer';
-import { KYVERNO_SAMPLE_KEY } from '../builders';
+import { KYVERNO_SAMPLE_KEY } from '../../support/builders';
 
 function parseError(pem: string): KeyParseError {
   try {

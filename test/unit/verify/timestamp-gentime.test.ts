@@ -7,8 +7,9 @@
  */
 import { RFC3161Timestamp } from '@sigstore/core';
 import { verifySigstoreBundle } from '../../../lib/verify/bundle';
-import { resolveCheck, Stage, type AttestorCheck } from '../../../lib/verify/checks';
-import { verifyLegacySignatures } from '../../../lib/verify/legacy';
+import { Stage } from '../../../lib/verify/outcome';
+import { verifyLegacySignatures } from '../../../lib/verify/sig-layer';
+import { resolveCheck, type AttestorCheck } from '../../../lib/verify/spec';
 import { readGenTime, TimestampUnreadableError, withReadableGenTime } from '../../../lib/verify/timestamp';
 import { loadTrustRoots, type TrustRoots } from '../../../lib/verify/trust-roots';
 import { simpleSigningPayload } from '../../support/cosign-signer';
@@ -22,8 +23,8 @@ import {
   type TestSigstore,
   type TimestampOptions,
 } from '../../support/sigstore';
-import { DIGEST_A } from '../builders';
-import { attestorFrom, block } from './policies';
+import { DIGEST_A } from '../../support/builders';
+import { attestorFrom, block } from '../../support/attestor-policies';
 
 const WORKFLOW = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
 const GITHUB = 'https://token.actions.githubusercontent.com';
@@ -141,6 +142,7 @@ describe('a genTime that is not a time', () => {
     const result = verifyLegacySignatures([legacyLayer(payload, annotations)], DIGEST_A, check(true));
     expect(result).toEqual({
       verified: false,
+      failure: 'UNREADABLE_TIMESTAMP',
       stage: Stage.Timestamp,
       reason: `invalid RFC 3161 timestamp: ${new TimestampUnreadableError(timestampGenTime(response)).message}`,
     });

@@ -9,7 +9,7 @@ import {
   publicGoodTrustRoots,
   TrustRootError,
 } from '../../../lib/verify/trust-roots';
-import { readTrustRootFolder, trustRootsFromFolder } from '../../../lib/verify/trust-roots-folder';
+import { readTrustRootFolder, trustRootsFromFolder } from '../../../lib/fs/trust-root-folder';
 import { createTestSigstore } from '../../support/sigstore';
 
 const LIB_TRUST = join(__dirname, '../../../lib/verify/trust');
