@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { layers } from './eslint.layers.mjs';
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', '.serverless/', '.esbuild/', 'coverage/', '**/*.cjs', '**/*.mjs'] },
@@ -14,6 +15,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  ...layers,
   {
     files: ['test/**/*.ts'],
     rules: {

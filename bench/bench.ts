@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { build } from 'esbuild';
 import { readConfig } from '../lib/config';
-import { BODY_BYTES_IN_FLIGHT, IMAGE_BYTE_BUDGET, REVIEW_BYTE_BUDGET } from '../lib/oci/byte-budget';
+import { BODY_BYTES_IN_FLIGHT, IMAGE_BYTE_BUDGET, REVIEW_BYTE_BUDGET } from '../lib/model/byte-budget';
 import {
   MAX_ATTESTATION_BYTES,
   MAX_BUNDLE_BYTES,

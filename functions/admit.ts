@@ -1,55 +1,7 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics } from '@aws-lambda-powertools/metrics';
-import middy from '@middy/core';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type * as AwsAdaptersModule from '../lib/aws/adapters';
-import { readConfig } from '../lib/config';
-import { handleAdmissionEvent } from '../lib/lambda/http';
-import { DEFAULT_SERVICE_NAME, METRICS_NAMESPACE } from '../lib/observability/catalogue';
-import { createObservability } from '../lib/observability/powertools';
-import { createRuntime } from '../lib/runtime';
+import { createHandler } from './admit-handler';
 
-const initStarted = performance.now();
-const config = readConfig(process.env);
-// The `service` of every log line and metric: the function's own name (`imagegate-<stage>-admit`)
-// in Lambda, so stages sharing an account keep their metrics apart; infra/dashboard.cjs and
-// infra/alarms.cjs select it. POWERTOOLS_SERVICE_NAME overrides it, as in every Powertools function.
-const serviceName =
-  process.env.POWERTOOLS_SERVICE_NAME || process.env.AWS_LAMBDA_FUNCTION_NAME || DEFAULT_SERVICE_NAME;
-const logger = new Logger({ serviceName, logLevel: config.logLevel });
-// Decision records are the audit trail: written at INFO whatever IMAGEGATE_LOG_LEVEL says.
-const records = logger.createChild({ logLevel: 'INFO' });
-const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName, logger });
-// Decision records, policy-load records and EMF metrics (lib/observability), flushed per invocation.
-const observability = createObservability({
-  records,
-  metrics,
-  cacheStats: () => runtime.cache?.stats,
-  coldStart: () => ({
-    initDurationMs: Math.round(initDurationMs * 10) / 10,
-    policySource: config.policies.kind,
-    clusterTokens: config.clusterTokenSecret !== undefined,
-    registryCredentialSecrets: config.registryCredentialSecrets.length,
-  }),
-});
-// The AWS SDK is loaded only when the configuration uses S3, Secrets Manager or ECR: a lazy
-// require keeps it out of module initialisation for everything else.
-const runtime = createRuntime(config, logger, {
-  aws: () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const adapters = require('../lib/aws/adapters') as typeof AwsAdaptersModule;
-    return adapters.createAwsAdapters();
-  },
-  observe: observability.observer,
-});
-if (!runtime.tokens) logger.warn('IMAGEGATE_CLUSTER_TOKENS is not set: requests are not authenticated');
-const initDurationMs = performance.now() - initStarted;
-
-/** `POST /admit/{cluster}/{token}` and `POST /admit`: an AdmissionReview in, an AdmissionReview out. */
-export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
-  .use(injectLambdaContext([logger, records]))
-  .use(observability.middleware())
-  .handler((event, context) =>
-    handleAdmissionEvent(event, runtime, { remainingTimeMs: context.getRemainingTimeInMillis?.() }),
-  );
+/**
+ * The Lambda entry point (`functions/admit.handler`). Built while the module loads, so that
+ * configuration, clients and the runtime are made once per container, in the cold start.
+ */
+export const handler = createHandler(process.env);

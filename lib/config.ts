@@ -1,6 +1,6 @@
 import { ImagegateError } from './errors';
 import { HOST_PORT, isLogLevel, isS3BucketName, LOG_LEVELS, type LogLevel } from './model/names.cjs';
-import { canonicalRegistry } from './oci/reference';
+import { canonicalRegistry } from './model/image';
 
 /** Where policies come from: a local folder (or file), or an S3 prefix. */
 export type PolicySourceConfig =

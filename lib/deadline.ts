@@ -1,5 +1,4 @@
-import { RegistryError } from './oci/errors';
-import { deadlineOf, rememberDeadline } from './oci/retry';
+import { RegistryError } from './model/registry-errors';
 
 /** Kubernetes' default webhook timeout, used when the API server sends no `?timeout=`. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -87,54 +86,52 @@ function waitUntilAborted<T>(
   });
 }
 
-interface SharedRun<T> {
-  readonly promise: Promise<T>;
+interface SharedRun {
+  /** Settles with the work; set once the work has started. */
+  promise: Promise<unknown>;
   readonly controller: AbortController;
   /** Callers still waiting for the result. */
   waiting: number;
   /** The latest deadline (epoch ms) among the callers that joined; Infinity once one has none. */
-  deadline: number;
+  latest: number;
 }
 
 /**
  * Work shared by concurrent callers of one key (a registry read, a verification), run under its
- * own signal rather than the first caller's: the work goes on while any caller still waits, and
+ * own deadline rather than the first caller's: the work goes on while any caller still waits, and
  * is aborted when the last one has left. So its budget is the longest waiting deadline, which is
  * never later than the Lambda's remaining time (every review's deadline is capped by it, see
- * {@link reviewBudgetMs}); each caller leaves at its own deadline with `timeout()`. The work's
- * signal carries that longest deadline for the retry layer ({@link rememberDeadline}). A key is
+ * {@link reviewBudgetMs}); each caller leaves at its own deadline with `timeout()`. A key is
  * forgotten as soon as its work settles or is abandoned, so a later caller starts afresh.
  */
 export class SharedWork<T> {
-  private readonly running = new Map<string, SharedRun<T>>();
+  private readonly running = new Map<string, SharedRun>();
 
   /**
-   * The result of the work for `key`: joins the run in flight, or starts `work` with a signal of
-   * its own. Rejects with `timeout()` when `signal` aborts first.
+   * The result of the work for `key`: joins the run in flight, or starts `work` with a deadline of
+   * its own, whose `at` is the longest waiting deadline whenever it is read (`Infinity` once a
+   * caller without a known time joined). Rejects with `timeout()` when the caller's signal aborts
+   * first.
    */
   join(
     key: string,
-    signal: AbortSignal | undefined,
-    work: (signal: AbortSignal) => Promise<T>,
+    deadline: Deadline | undefined,
+    work: (own: Deadline) => Promise<T>,
     timeout: () => Error,
   ): Promise<T> {
-    if (signal?.aborted) return Promise.reject(timeout());
-    let run = this.running.get(key);
-    if (!run) run = this.start(key, work);
-    const joined = run;
+    if (deadline?.signal.aborted) return Promise.reject(timeout());
+    const running = this.running.get(key);
+    const joined = running ?? this.create(key);
     joined.waiting++;
-    const deadline = signal ? (deadlineOf(signal) ?? Infinity) : Infinity;
-    if (deadline > joined.deadline) {
-      joined.deadline = deadline;
-      rememberDeadline(joined.controller.signal, deadline);
-    }
+    joined.latest = Math.max(joined.latest, deadline?.at ?? Infinity);
+    if (!running) this.start(key, joined, work);
     const leave = () => {
       joined.waiting--;
       if (joined.waiting > 0) return;
       if (this.running.get(key) === joined) this.running.delete(key);
       joined.controller.abort(new Error('every review waiting for this work has reached its deadline'));
     };
-    return waitUntilAborted(joined.promise, signal, timeout, leave);
+    return waitUntilAborted(joined.promise as Promise<T>, deadline?.signal, timeout, leave);
   }
 
   /** Keys with work in flight (for tests and metrics). */
@@ -142,21 +139,34 @@ export class SharedWork<T> {
     return this.running.size;
   }
 
-  private start(key: string, work: (signal: AbortSignal) => Promise<T>): SharedRun<T> {
-    const controller = new AbortController();
+  private create(key: string): SharedRun {
+    const run: SharedRun = {
+      promise: Promise.resolve(),
+      controller: new AbortController(),
+      waiting: 0,
+      latest: -Infinity,
+    };
+    this.running.set(key, run);
+    return run;
+  }
+
+  private start(key: string, run: SharedRun, work: (own: Deadline) => Promise<T>): void {
+    const own: Deadline = {
+      signal: run.controller.signal,
+      get at() {
+        return run.latest;
+      },
+    };
     let started: Promise<T>;
     try {
-      started = work(controller.signal);
+      started = work(own);
     } catch (error) {
       started = Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
-    const promise = started.finally(() => {
+    run.promise = started.finally(() => {
       if (this.running.get(key) === run) this.running.delete(key);
     });
     // Abandoned work rejects with nobody left to listen.
-    promise.catch(() => undefined);
-    const run: SharedRun<T> = { promise, controller, waiting: 0, deadline: -Infinity };
-    this.running.set(key, run);
-    return run;
+    run.promise.catch(() => undefined);
   }
 }

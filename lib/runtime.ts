@@ -1,32 +1,24 @@
-import { ClusterTokens } from './auth/cluster-tokens';
+import { CLUSTER_TOKEN_LOOKUP_LIMITS, ClusterTokens, TokenBucket } from './auth/cluster-tokens';
 import { VerificationCache } from './cache/verification-cache';
 import type { Config } from './config';
 import { RegistryImageSource } from './oci/image-source';
 import { ECR_HOST, SecretCredentialStore } from './oci/credentials';
-import type { CredentialLookup } from './oci/auth';
 import { RegistryClient } from './oci/registry';
 import { RetryingTransport } from './oci/retry';
-import { GuardedTransport, RegistryAddressGuard, type Resolver } from './oci/address-guard';
-import { UndiciTransport, type RegistryTransport } from './oci/transport';
+import { GuardedTransport, RegistryAddressGuard } from './oci/address-guard';
+import { UndiciTransport } from './oci/transport';
 import { FolderPolicyStore } from './fs/policy-folder';
-import type { PolicyProvider, PolicySet } from './policy/policy-set';
-import { RefreshingPolicyProvider } from './policy/provider';
-import type { PolicyStore } from './policy/store';
-import { CachedSecrets, type SecretReader } from './secrets';
-import { loadTrustRoots, PUBLIC_GOOD_TRUST_ROOT, type TrustRootDocument } from './verify/trust-roots';
+import type { PolicySet } from './policy/policy-set';
+import { RefreshingPolicyProvider } from './cache/policy-provider';
+import { CachedSecrets } from './secrets';
+import { loadTrustRoots, PUBLIC_GOOD_TRUST_ROOT } from './verify/trust-roots';
 import { readTrustRootFolder } from './fs/trust-root-folder';
 import type { RuntimeObserver } from './review/events';
 import { Gatherer } from './review/gather';
-import type { Log, WebhookDependencies } from './review/webhook';
+import type { WebhookDependencies } from './review/webhook';
+import type { AwsAdapters, Clock, Log, PolicyProvider, RegistryTransport, Resolver } from './ports';
 
-/** The AWS-backed adapters, built only when the configuration needs them (they load the SDK). */
-export interface AwsAdapters {
-  policyStore(bucket: string, prefix: string): PolicyStore;
-  secrets(): SecretReader;
-  ecrCredentials(): { lookup: CredentialLookup; invalidate(registry: string): boolean };
-  /** The trusted_root.json documents under an S3 prefix. */
-  trustRootDocuments(bucket: string, prefix: string): Promise<TrustRootDocument[]>;
-}
+const SYSTEM_CLOCK: Clock = { now: () => Date.now() };
 
 /** Everything the HTTP adapter needs: the webhook's dependencies plus cluster authentication. */
 export interface Runtime extends WebhookDependencies {
@@ -39,7 +31,8 @@ export interface Runtime extends WebhookDependencies {
  * Builds the webhook's adapters from configuration; call once per process (Lambda container,
  * CLI run). `options.aws` is called only when AWS is needed, so local runs never load the SDK;
  * `options.transport` replaces the network (tests); `options.observe` receives reviews and policy
- * loads (decision logs, metrics).
+ * loads (decision logs, metrics); `options.clock` is the time every cache, token and budget
+ * expires by, and the time reviews verify at (tests advance a fake one).
  */
 export function createRuntime(
   config: Config,
@@ -50,9 +43,13 @@ export function createRuntime(
     observe?: RuntimeObserver;
     /** Resolves registry host names for the SSRF guard (tests); default node:dns. */
     resolve?: Resolver;
+    /** Default: the system clock. */
+    clock?: Clock;
   } = {},
 ): Runtime {
   const { aws } = options;
+  const clock = options.clock ?? SYSTEM_CLOCK;
+  const now = () => clock.now();
   let adapters: AwsAdapters | undefined;
   const awsAdapters = (): AwsAdapters => {
     if (!aws)
@@ -62,7 +59,9 @@ export function createRuntime(
     return (adapters ??= aws());
   };
   const usesSecrets = config.clusterTokenSecret !== undefined || config.registryCredentialSecrets.length > 0;
-  const secrets = usesSecrets ? new CachedSecrets(awsAdapters().secrets(), config.secretCacheMs) : undefined;
+  const secrets = usesSecrets
+    ? new CachedSecrets(awsAdapters().secrets(), config.secretCacheMs, now)
+    : undefined;
   const credentialStore = secrets
     ? new SecretCredentialStore(config.registryCredentialSecrets, secrets, (message) =>
         log.warn('registry credential secret unusable', { error: message }),
@@ -71,12 +70,13 @@ export function createRuntime(
   // ECR needs only the function's role; its client is created on the first ECR image.
   let ecr: ReturnType<AwsAdapters['ecrCredentials']> | undefined;
   const ecrFor = (registry: string) =>
-    aws && ECR_HOST.test(registry) ? (ecr ??= awsAdapters().ecrCredentials()) : undefined;
+    aws && ECR_HOST.test(registry) ? (ecr ??= awsAdapters().ecrCredentials(now)) : undefined;
   const undici = options.transport ? undefined : new UndiciTransport();
-  const transport = guardedTransport(config, options.transport ?? undici!, options.resolve);
+  const transport = guardedTransport(config, options.transport ?? undici!, options.resolve, now);
   const client = new RegistryClient({
     transport,
     insecureRegistries: config.insecureRegistries,
+    now,
     credentials: async (registry) =>
       (await ecrFor(registry)?.lookup(registry)) ?? credentialStore?.lookup(registry),
     refreshCredentials: (registry) => {
@@ -102,6 +102,7 @@ export function createRuntime(
   });
   const provider = new RefreshingPolicyProvider(store, {
     refreshMs: config.policyRefreshMs,
+    now,
     parseOptions: async () => ({ trust: await trust() }),
     events: {
       loaded: (details) => {
@@ -119,14 +120,19 @@ export function createRuntime(
 
   return {
     policies: withCredentialSecrets(provider, credentialStore),
-    images: new Gatherer(new RegistryImageSource(client, { tagCacheMs: config.tagCacheMs })),
-    cache: new VerificationCache(config.verificationCache),
+    images: new Gatherer(new RegistryImageSource(client, { tagCacheMs: config.tagCacheMs, now })),
+    cache: new VerificationCache({ ...config.verificationCache, now }),
     trust,
     log,
+    clock,
     observe: options.observe?.review,
     tokens:
       config.clusterTokenSecret && secrets
-        ? new ClusterTokens(config.clusterTokenSecret, secrets)
+        ? new ClusterTokens(
+            config.clusterTokenSecret,
+            secrets,
+            new TokenBucket(CLUSTER_TOKEN_LOOKUP_LIMITS.burst, CLUSTER_TOKEN_LOOKUP_LIMITS.perMinute, now),
+          )
         : undefined,
     close: async () => undici?.close(),
   };
@@ -135,16 +141,20 @@ export function createRuntime(
 /**
  * What every registry request goes through: the SSRF guard (refuses loopback, link-local and
  * private addresses unless the registry is insecure or in IMAGEGATE_ALLOWED_PRIVATE_REGISTRIES,
- * and pins the connection to the checked address), then retries of 429/502/503/504.
+ * and pins the connection to the checked address), then retries of 429/502/503/504. The retries
+ * keep the system clock: they wait with timers, up to the review's deadline, which is a timer too
+ * (lib/deadline.ts), so a clock that tests advance would only misjudge the time left.
  */
 function guardedTransport(
   config: Config,
   transport: RegistryTransport,
   resolve: Resolver | undefined,
+  now: () => number,
 ): RegistryTransport {
   const guard = new RegistryAddressGuard({
     allowed: [...config.insecureRegistries, ...config.allowedPrivateRegistries],
     resolve,
+    now,
   });
   return new GuardedTransport(new RetryingTransport(transport), guard);
 }

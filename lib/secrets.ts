@@ -1,10 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { describeError, ImagegateError } from './errors';
-
-/** Port: the current string value of a secret (Secrets Manager in AWS, a fake in tests). */
-export interface SecretReader {
-  read(secretId: string): Promise<string>;
-}
+import type { SecretReader } from './ports';
 
 /** A secret that could not be read; `NOT_FOUND` when it does not exist. Never carries the value. */
 export class SecretError extends ImagegateError<'SECRET_NOT_FOUND' | 'SECRET_UNAVAILABLE'> {}

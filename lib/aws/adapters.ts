@@ -22,6 +22,6 @@ export function createAwsAdapters(): AwsAdapters {
     trustRootDocuments: (bucket, prefix) => readS3TrustRootDocuments(s3Client(), bucket, prefix),
     policyStore: (bucket, prefix) => new S3PolicyStore(s3Client(), bucket, prefix),
     secrets: () => new SecretsManagerReader(new SecretsManagerClient({})),
-    ecrCredentials: () => new EcrCredentials((region) => new ECRClient({ region })),
+    ecrCredentials: (now) => new EcrCredentials((region) => new ECRClient({ region }), now),
   };
 }

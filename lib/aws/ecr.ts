@@ -6,7 +6,7 @@ import {
 import { LRUCache } from 'lru-cache';
 import { ImagegateError } from '../errors';
 import { ECR_HOST } from '../oci/credentials';
-import type { RegistryCredential } from '../oci/auth';
+import type { RegistryCredential } from '../ports';
 
 /** Renew this long before the token's own expiry (tokens last 12 hours). */
 const RENEW_BEFORE_MS = 15 * 60_000;

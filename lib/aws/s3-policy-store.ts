@@ -1,5 +1,6 @@
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { belongsToCluster, isPolicyFileName, type PolicyObject, type PolicyStore } from '../policy/store';
+import { belongsToCluster, isPolicyFileName } from '../policy/store';
+import type { PolicyObject, PolicyStore } from '../ports';
 
 /**
  * Policies in S3 under `s3://bucket/prefix`: `common/` for every cluster and

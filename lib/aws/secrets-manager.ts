@@ -1,6 +1,7 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describeError } from '../errors';
-import { SecretError, type SecretReader } from '../secrets';
+import { SecretError } from '../secrets';
+import type { SecretReader } from '../ports';
 
 /** {@link SecretReader} over AWS Secrets Manager (`SecretString`, or UTF-8 `SecretBinary`). */
 export class SecretsManagerReader implements SecretReader {

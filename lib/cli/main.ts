@@ -8,9 +8,10 @@ import { parsePolicyFiles } from '../policy/policy-set';
 import { trustRootsFromFolder } from '../fs/trust-root-folder';
 import { formatProblem, PolicyLoadError } from '../policy/problems';
 import { createRuntime } from '../runtime';
-import { answerAdmissionReview, type Log } from '../review/webhook';
+import { answerAdmissionReview } from '../review/webhook';
 import type { CliIo } from './io';
 import { webhookConfigCommand } from './webhook-config';
+import type { Log } from '../ports';
 
 const USAGE = `usage:
   imagegate review [--policies PATH] [--insecure-registry HOST:PORT]... [FILE|-]

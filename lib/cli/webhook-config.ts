@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { Document } from 'yaml';
 import { ImagegateError } from '../errors';
 import { workloadResourcesByGroup } from '../model/kinds';
+import { CLUSTER_NAME } from '../model/names.cjs';
 import type { FailurePolicy } from '../policy/types';
 import type { CliIo } from './io';
 
@@ -68,7 +69,6 @@ export const DEFAULT_NAME = 'imagegate';
 /** Namespaces the webhook never sees, so that the cluster's own components start even when imagegate cannot answer. */
 export const EXCLUDED_NAMESPACES = ['kube-system'];
 
-const CLUSTER_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const OBJECT_NAME = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/;
 /** URL-unreserved characters only, so the token is the same path segment before and after encoding. */
 const TOKEN = /^[A-Za-z0-9._~-]{32,512}$/;

@@ -1,8 +1,8 @@
 import type { AdmissionDecision, AdmissionRequest } from '../model/admission';
-import type { ImageReference } from '../oci/reference';
+import type { ImageReference } from '../model/image';
 import type { RuleBinding } from '../policy/match';
 import type { FailureAction, ImageVerification } from '../policy/types';
-import { matchesAny } from '../model/wildcard';
+import { anyMatches } from '../model/wildcard';
 import type { CheckCause, CheckEffect } from '../model/outcome';
 import type { ImageSite } from '../workload/images';
 import { blockedMessage, ignoredErrorWarning, ruleWarning } from './messages';
@@ -109,11 +109,11 @@ function effectOf(result: ImageCheckResult, namespace: string | undefined): Chec
  * The failure action in force for an entry's check. Decided per rule, as Kyverno does: every entry
  * carries its rule's action (Enforce when any entry of the rule sets it, else the first action an
  * entry sets); a rule whose entries set none carries the policy's overrides, the first matching
- * `namespace` winning, and else the policy's `validationFailureAction` (lib/policy/parse.ts).
+ * `namespace` winning, and else the policy's `validationFailureAction` (lib/policy/compile/policy.ts).
  */
 export function effectiveAction(entry: ImageVerification, namespace: string | undefined): FailureAction {
   const override = entry.failureActionOverrides.find((candidate) =>
-    matchesAny(candidate.namespaces, namespace ?? ''),
+    anyMatches(candidate.namespaces, namespace ?? ''),
   );
   return override?.action ?? entry.failureAction;
 }

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { AdmissionRequest, JsonPatchOperation } from '../model/admission';
 import { escapePointerSegment } from '../model/json-pointer';
-import { pinnedReference, type ImageReference } from '../oci/reference';
+import { pinnedReference, type ImageReference } from '../model/image';
 
 /**
  * Annotation recording what an object's images were last verified by: the policy-set version and

@@ -3,7 +3,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, normalize, relative, sep } from 'node:path';
 import { describeError, ImagegateError } from '../errors';
 import type { PolicyFile } from '../policy/policy-set';
-import { belongsToCluster, isPolicyFileName, type PolicyObject, type PolicyStore } from '../policy/store';
+import { belongsToCluster, isPolicyFileName } from '../policy/store';
+import type { PolicyObject, PolicyStore } from '../ports';
 
 export class PolicySourceError extends ImagegateError<'POLICY_SOURCE_UNREADABLE'> {}
 

@@ -3,9 +3,9 @@
  * pass the typed cause. Messages (lib/decision/messages.ts), decisions, records and metrics all
  * read the cause; none of them parses text.
  */
-import type { RegistryContentErrorCode, RegistryErrorCode } from '../oci/errors';
-import type { ResourceLimitCode } from '../oci/byte-budget';
-import type { VerificationFailureCode } from '../verify/outcome';
+import type { RegistryContentErrorCode, RegistryErrorCode } from './registry-errors';
+import type { ResourceLimitCode } from './byte-budget';
+import type { VerificationFailureCode } from './verification';
 
 /** Kyverno's rule statuses: pass, fail (not trusted), error (could not check), skip. */
 export type CheckStatus = 'pass' | 'fail' | 'error' | 'skip';

@@ -53,16 +53,11 @@ export function anyMatches(matchers: readonly WildcardMatcher[], value: string):
 }
 
 /**
- * One match of a pattern known only at run time (a condition value after variable substitution,
- * an override's namespaces); patterns a policy holds are compiled at load with {@link compileWildcard}.
+ * One match of a pattern known only at run time (a condition value after variable substitution);
+ * patterns a policy holds are compiled at load with {@link compileWildcard}.
  */
 export function wildcardMatch(pattern: string, value: string): boolean {
   return compileWildcard(pattern).matches(value);
-}
-
-/** True when any pattern matches (patterns known only at run time; see {@link wildcardMatch}). */
-export function matchesAny(patterns: readonly string[], value: string): boolean {
-  return patterns.some((pattern) => wildcardMatch(pattern, value));
 }
 
 /** Whether `piece` (literal characters and `?`) matches `value` at `start`. */

@@ -7,7 +7,6 @@ import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { VerificationStats } from '../cache/verification-cache';
 import type { PolicyLoadEvent, ReviewEvent, RuntimeObserver } from '../review/events';
-import type { Log } from '../review/webhook';
 import { SERVICE_DIMENSION } from './catalogue';
 import {
   cacheMetrics,
@@ -18,6 +17,7 @@ import {
   type MetricSink,
 } from './metrics';
 import { admittedUnverifiedRecords, decisionRecord, policyLoadRecord, type ColdStartRecord } from './records';
+import type { Log } from '../ports';
 
 /**
  * Buffers datums and publishes them on {@link flush}: one EMF document per dimension set and

@@ -1,9 +1,10 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP, isIPv6 } from 'node:net';
 import { ExpiringCache } from '../cache/expiring-cache';
-import { RegistryContentError, RegistryError } from './errors';
+import { RegistryContentError, RegistryError } from '../model/registry-errors';
 import { LOOPBACK_LABEL, specialAddressRange } from './ip-ranges';
-import type { RegistryTransport, TransportRequest, TransportResponse } from './transport';
+import type { RegistryTransport, TransportRequest, TransportResponse } from '../ports';
+import type { Resolver } from '../ports';
 
 /**
  * SSRF guard for registry requests. Image references come from cluster users, so without it anyone
@@ -15,9 +16,6 @@ import type { RegistryTransport, TransportRequest, TransportResponse } from './t
  * request is then pinned to the address that was checked, so a second DNS answer (rebinding)
  * cannot swap it.
  */
-
-/** Resolves a host name to its IP addresses (port: the system resolver; tests inject their own). */
-export type Resolver = (hostname: string) => Promise<readonly string[]>;
 
 /** `getaddrinfo` through node:dns, every address, in the resolver's order. */
 export const systemResolver: Resolver = async (hostname) =>

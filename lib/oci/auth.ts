@@ -1,15 +1,9 @@
 import { LRUCache } from 'lru-cache';
 import { describeError } from '../errors';
-import { RegistryError } from './errors';
+import { RegistryError } from '../model/registry-errors';
 import { parseJsonObject } from './json-object';
-import type { RegistryTransport, TransportRequest, TransportResponse } from './transport';
-
-/** Credentials for one registry host, as in a Docker config `auths` entry. */
-export type RegistryCredential =
-  { readonly username: string; readonly password: string } | { readonly identityToken: string };
-
-/** Port: the credentials for exactly this registry host, if any. */
-export type CredentialLookup = (registry: string) => Promise<RegistryCredential | undefined>;
+import type { RegistryTransport, TransportRequest, TransportResponse } from '../ports';
+import type { CredentialLookup, RegistryCredential } from '../ports';
 
 /** Bounds of the Bearer-token cache and of what a token service may hand out. */
 export const TOKEN_CACHE_LIMITS = {
@@ -58,6 +52,9 @@ interface IssuedToken {
   readonly value: string;
   readonly lifetimeMs: number;
 }
+
+/** What bounds the read a token is fetched for; its token requests carry the same. */
+type ReadLimits = Pick<TransportRequest, 'signal' | 'deadline' | 'budget'>;
 
 interface Challenge {
   readonly scheme: string;
@@ -127,8 +124,12 @@ export class RegistryAuth {
         refreshed = true;
       }
       challenged.add(url.origin);
-      const { signal, deadline } = read.request;
-      const token = await this.answer(registry, scope, { response: answer, url }, own, { signal, deadline });
+      const { signal, deadline, budget } = read.request;
+      const token = await this.answer(registry, scope, { response: answer, url }, own, {
+        signal,
+        deadline,
+        budget,
+      });
       if (!token) break;
       authorizations.set(url.origin, token.value);
       // Tokens from a redirect target are used once and not kept: they were issued anonymously
@@ -152,7 +153,7 @@ export class RegistryAuth {
     scope: string,
     challenged: { response: TransportResponse; url: URL },
     own: boolean,
-    limits: Pick<TransportRequest, 'signal' | 'deadline'>,
+    limits: ReadLimits,
   ): Promise<IssuedToken | undefined> {
     const challenge = parseChallenge(challenged.response.headers['www-authenticate'] ?? '');
     const credential = own ? await this.lookUp(registry) : undefined;
@@ -219,7 +220,7 @@ export class RegistryAuth {
   private fetchDistributionToken(
     realm: URL,
     credential: { username: string; password: string } | undefined,
-    limits: Pick<TransportRequest, 'signal' | 'deadline'>,
+    limits: ReadLimits,
   ): Promise<TransportResponse> {
     return this.tokenTransport.send({
       method: 'GET',
@@ -236,7 +237,7 @@ export class RegistryAuth {
     refreshToken: string,
     challenge: Challenge,
     scope: string,
-    limits: Pick<TransportRequest, 'signal' | 'deadline'>,
+    limits: ReadLimits,
   ): Promise<TransportResponse> {
     return this.tokenTransport.send({
       method: 'POST',

@@ -1,6 +1,6 @@
-import { RegistryContentError } from './errors';
-import { cosignTag, isSha256Digest } from './reference';
-import type { RegistryClient } from './registry';
+import { RegistryContentError } from '../model/registry-errors';
+import { cosignTag, isSha256Digest } from '../model/image';
+import type { ReadOptions, RegistryClient } from './registry';
 import { MAX_ATTESTATION_BYTES, MAX_PAYLOAD_BYTES, MAX_SIGNATURE_LAYERS } from '../model/cosign-format';
 import type { SignatureLayer, SignatureLocation } from '../model/evidence';
 
@@ -12,10 +12,9 @@ export function fetchCosignSignatures(
   client: RegistryClient,
   location: SignatureLocation,
   digest: string,
-  signal?: AbortSignal,
-  deadline?: number,
+  options: ReadOptions = {},
 ): Promise<SignatureLayer[]> {
-  return fetchCosignLayers(client, location, digest, 'sig', signal, deadline);
+  return fetchCosignLayers(client, location, digest, 'sig', options);
 }
 
 /**
@@ -27,10 +26,9 @@ export function fetchCosignAttestations(
   client: RegistryClient,
   location: SignatureLocation,
   digest: string,
-  signal?: AbortSignal,
-  deadline?: number,
+  options: ReadOptions = {},
 ): Promise<SignatureLayer[]> {
-  return fetchCosignLayers(client, location, digest, 'att', signal, deadline);
+  return fetchCosignLayers(client, location, digest, 'att', options);
 }
 
 async function fetchCosignLayers(
@@ -38,18 +36,11 @@ async function fetchCosignLayers(
   location: SignatureLocation,
   digest: string,
   suffix: 'sig' | 'att',
-  signal?: AbortSignal,
-  deadline?: number,
+  options: ReadOptions,
 ): Promise<SignatureLayer[]> {
   const { registry, repository } = location;
   const what = suffix === 'sig' ? 'signature' : 'attestation';
-  const manifest = await client.getManifest(
-    registry,
-    repository,
-    cosignTag(digest, suffix),
-    signal,
-    deadline,
-  );
+  const manifest = await client.getManifest(registry, repository, cosignTag(digest, suffix), options);
   if (!manifest) return [];
 
   const layers = manifest.json.layers;
@@ -73,7 +64,7 @@ async function fetchCosignLayers(
   const payloads = new Map<string, Promise<Uint8Array>>();
   for (const { digest } of descriptors) {
     if (!payloads.has(digest)) {
-      payloads.set(digest, client.getBlob(registry, repository, digest, limit, signal, deadline));
+      payloads.set(digest, client.getBlob(registry, repository, digest, limit, options));
     }
   }
   return Promise.all(

@@ -1,6 +1,6 @@
 import { describeError, ImagegateError } from '../errors';
 import type { CachedSecrets } from '../secrets';
-import type { CredentialLookup, RegistryCredential } from './auth';
+import type { CredentialLookup, RegistryCredential } from '../ports';
 
 /** A registry-credential secret that is not a Docker config JSON. */
 export class CredentialSecretError extends ImagegateError<'INVALID_CREDENTIAL_SECRET'> {}

@@ -1,4 +1,4 @@
-import { RegistryContentError } from './errors';
+import { RegistryContentError } from '../model/registry-errors';
 
 /** `bytes` as a JSON object; anything else is content that cannot be trusted (`MALFORMED`). */
 export function parseJsonObject(bytes: Uint8Array, registry: string, what: string): Record<string, unknown> {

@@ -1,5 +1,5 @@
-import { RegistryError } from './errors';
-import type { RegistryTransport, TransportRequest, TransportResponse } from './transport';
+import { RegistryError } from '../model/registry-errors';
+import type { RegistryTransport, TransportRequest, TransportResponse } from '../ports';
 
 const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 /** Redirects followed after the first request. */

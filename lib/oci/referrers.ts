@@ -1,8 +1,13 @@
 import { MAX_BUNDLE_BYTES, MAX_REFERRERS, SIGSTORE_BUNDLE_PREFIX } from '../model/cosign-format';
 import type { SigstoreBundleArtifact, SignatureLocation } from '../model/evidence';
-import { RegistryContentError } from './errors';
-import { isSha256Digest } from './reference';
-import { OCI_INDEX_MEDIA_TYPE, type FetchedManifest, type RegistryClient } from './registry';
+import { RegistryContentError } from '../model/registry-errors';
+import { isSha256Digest } from '../model/image';
+import {
+  OCI_INDEX_MEDIA_TYPE,
+  type FetchedManifest,
+  type ReadOptions,
+  type RegistryClient,
+} from './registry';
 
 /**
  * Fetches the Sigstore bundles that refer to `digest` (cosign-formats §3.3): the referrers API,
@@ -17,18 +22,17 @@ export async function fetchSigstoreBundles(
   client: RegistryClient,
   location: SignatureLocation,
   digest: string,
-  signal?: AbortSignal,
-  deadline?: number,
+  options: ReadOptions = {},
 ): Promise<SigstoreBundleArtifact[]> {
   const { registry, repository } = location;
-  const listed = await client.listReferrers(registry, repository, digest, signal, deadline);
+  const listed = await client.listReferrers(registry, repository, digest, options);
   let candidates: string[];
   if (listed) {
     candidates = descriptors(listed)
       .filter((descriptor) => descriptor.artifactType?.startsWith(SIGSTORE_BUNDLE_PREFIX))
       .map((descriptor) => descriptor.digest);
   } else {
-    const index = await client.getManifest(registry, repository, digest.replace(':', '-'), signal, deadline);
+    const index = await client.getManifest(registry, repository, digest.replace(':', '-'), options);
     if (!index || index.mediaType !== OCI_INDEX_MEDIA_TYPE) return [];
     candidates = descriptors(index).map((descriptor) => descriptor.digest);
   }
@@ -42,19 +46,10 @@ export async function fetchSigstoreBundles(
   }
   const bundles = await Promise.all(
     candidates.map(async (candidate) => {
-      const manifest = await client
-        .getManifest(registry, repository, candidate, signal, deadline)
-        .catch(skipForeign);
+      const manifest = await client.getManifest(registry, repository, candidate, options).catch(skipForeign);
       const layer = manifest && bundleLayer(manifest, digest);
       if (!manifest || !layer) return [];
-      const bytes = await client.getBlob(
-        registry,
-        repository,
-        layer.digest,
-        MAX_BUNDLE_BYTES,
-        signal,
-        deadline,
-      );
+      const bytes = await client.getBlob(registry, repository, layer.digest, MAX_BUNDLE_BYTES, options);
       return [{ manifestDigest: manifest.digest, mediaType: layer.mediaType, bytes }];
     }),
   );

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { RegistryAuth, type CredentialLookup } from './auth';
-import { RegistryContentError, RegistryError } from './errors';
+import { RegistryAuth } from './auth';
+import { RegistryContentError, RegistryError } from '../model/registry-errors';
 import { parseJsonObject } from './json-object';
 import { RedirectingTransport } from './redirects';
-import { distributionRepository } from './reference';
-import type { RegistryTransport, TransportResponse } from './transport';
+import { distributionRepository } from '../model/image';
+import type { RegistryTransport, TransportRequest, TransportResponse } from '../ports';
+import type { CredentialLookup } from '../ports';
 
 /** Manifest and index media types imagegate understands, sent in every manifest `Accept`. */
 export const MANIFEST_MEDIA_TYPES = [
@@ -39,13 +40,20 @@ export interface FetchedManifest {
   readonly json: Record<string, unknown>;
 }
 
+/**
+ * What bounds one read, passed to every request it sends (token requests included): `signal`
+ * aborts it, `deadline` (epoch ms) is when the caller stops waiting, so that retries never wait
+ * past it (retry.ts), and `budget` is charged with the bodies received (transport.ts).
+ */
+export type ReadOptions = Pick<TransportRequest, 'signal' | 'deadline' | 'budget'>;
+
 const DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 /**
  * OCI distribution client: manifests, blobs and referrer lists by tag or digest, each read
  * through the auth flow (auth.ts) with redirects followed (redirects.ts). Every manifest and blob
- * is checked against its digest before it is returned. `deadline` (epoch ms) is when the caller
- * stops waiting, passed to the transport so that retries never wait past it (retry.ts).
+ * is checked against its digest before it is returned. Each read is bounded by its
+ * {@link ReadOptions} (signal, deadline, byte budget), which every request it sends carries.
  */
 export class RegistryClient {
   private readonly auth: RegistryAuth;
@@ -78,14 +86,11 @@ export class RegistryClient {
     registry: string,
     repository: string,
     reference: string,
-    signal?: AbortSignal,
-    deadline?: number,
+    options: ReadOptions = {},
   ): Promise<FetchedManifest | undefined> {
-    const response = await this.get(registry, repository, `manifests/${reference}`, {
+    const response = await this.get(registry, repository, `manifests/${reference}`, options, {
       accept: MANIFEST_MEDIA_TYPES.join(', '),
       maxBytes: this.maxManifestBytes,
-      signal,
-      deadline,
     });
     if (response.status === 404) return undefined;
     this.expectOk(registry, response, `manifest ${repository}:${reference}`);
@@ -126,10 +131,9 @@ export class RegistryClient {
     repository: string,
     digest: string,
     maxBytes: number,
-    signal?: AbortSignal,
-    deadline?: number,
+    options: ReadOptions = {},
   ): Promise<Uint8Array> {
-    const response = await this.get(registry, repository, `blobs/${digest}`, { maxBytes, signal, deadline });
+    const response = await this.get(registry, repository, `blobs/${digest}`, options, { maxBytes });
     this.expectOk(registry, response, `blob ${repository}@${digest}`);
     const actual = sha256Digest(response.body);
     if (actual !== digest) {
@@ -153,14 +157,11 @@ export class RegistryClient {
     registry: string,
     repository: string,
     digest: string,
-    signal?: AbortSignal,
-    deadline?: number,
+    options: ReadOptions = {},
   ): Promise<FetchedManifest | undefined> {
-    const response = await this.get(registry, repository, `referrers/${digest}`, {
+    const response = await this.get(registry, repository, `referrers/${digest}`, options, {
       accept: OCI_INDEX_MEDIA_TYPE,
       maxBytes: this.maxManifestBytes,
-      signal,
-      deadline,
     });
     if (REFERRERS_UNSUPPORTED.has(response.status)) return undefined;
     this.expectOk(registry, response, `referrers of ${repository}@${digest}`);
@@ -200,26 +201,23 @@ export class RegistryClient {
     registry: string,
     repository: string,
     path: string,
-    options: {
-      accept?: string;
-      maxBytes: number;
-      signal?: AbortSignal | undefined;
-      deadline?: number | undefined;
-    },
+    options: ReadOptions,
+    expected: { accept?: string; maxBytes: number },
   ): Promise<TransportResponse> {
     // Docker Hub serves official images under library/ (`nginx` at /v2/library/nginx/…).
     const name = distributionRepository(registry, repository);
     const headers: Record<string, string> = {};
-    if (options.accept) headers.accept = options.accept;
+    if (expected.accept) headers.accept = expected.accept;
     return this.auth.get({
       registry,
       scope: `repository:${name}:pull`,
       request: {
         url: new URL(`${this.baseUrl(registry)}/v2/${name}/${path}`),
         headers,
-        maxBytes: options.maxBytes,
+        maxBytes: expected.maxBytes,
         signal: options.signal,
         deadline: options.deadline,
+        budget: options.budget,
       },
     });
   }

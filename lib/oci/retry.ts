@@ -1,5 +1,5 @@
-import { RegistryError } from './errors';
-import type { RegistryTransport, TransportRequest, TransportResponse } from './transport';
+import { RegistryError } from '../model/registry-errors';
+import type { RegistryTransport, TransportRequest, TransportResponse } from '../ports';
 
 /** Statuses that say "try again later": rate limited, or a gateway in front of the registry failed. */
 export const RETRY_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
@@ -23,25 +23,6 @@ export interface RetryOptions {
 
 /** Time left for the repeated request itself; a retry that would start later is not made. */
 export const MIN_ATTEMPT_MS = 250;
-
-const deadlines = new WeakMap<AbortSignal, number>();
-
-/**
- * Records when `signal` will fire (epoch ms).
- *
- * @deprecated Pass `TransportRequest.deadline` (through the `deadline` parameter of
- * `RegistryClient` and `RegistryImageSource`) instead; this side channel is read only when a
- * request carries no deadline, and goes once its last callers (lib/lambda/http.ts, SharedWork in
- * lib/deadline.ts) pass the deadline explicitly.
- */
-export function rememberDeadline(signal: AbortSignal, at: number): void {
-  deadlines.set(signal, at);
-}
-
-/** The deadline recorded for `signal`, if any. @deprecated See {@link rememberDeadline}. */
-export function deadlineOf(signal: AbortSignal | undefined): number | undefined {
-  return signal ? deadlines.get(signal) : undefined;
-}
 
 /**
  * Repeats an idempotent request answered 429, 502, 503 or 504, at most `maxRetries` times, after
@@ -81,14 +62,14 @@ export class RetryingTransport implements RegistryTransport {
       }
       const backoff = this.baseDelayMs * 2 ** attempt * (0.5 + this.random() / 2);
       const wait = Math.max(0, retryAfterMs(response.headers['retry-after'], this.now()) ?? backoff);
-      if (!this.mayWait(wait, request.deadline ?? deadlineOf(request.signal))) return response;
+      if (!this.mayWait(wait, request.deadline)) return response;
       await sleep(wait, request.signal, request.url.host);
     }
   }
 
   /** With a known deadline, whether the retry still fits before it; without one, the cap. */
   private mayWait(wait: number, deadline: number | undefined): boolean {
-    // Infinity is what shared work records once a caller without a deadline joined.
+    // Infinity is the deadline of shared work once a caller without a known time joined.
     if (deadline === undefined || !Number.isFinite(deadline)) return wait <= this.maxDelayMs;
     return this.now() + wait + MIN_ATTEMPT_MS <= deadline;
   }

@@ -1,49 +1,9 @@
 import { isIPv6 } from 'node:net';
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import { registryTimeout } from '../deadline';
-import { BODY_BYTES_IN_FLIGHT, byteBudgetOf, ByteSemaphore, ResourceLimitError } from './byte-budget';
-import { RegistryContentError, RegistryError } from './errors';
-
-/** One HTTP exchange with a registry; the body is read whole, up to `maxBytes`. */
-export interface TransportRequest {
-  readonly method: 'GET' | 'HEAD' | 'POST';
-  readonly url: URL;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly maxBytes: number;
-  readonly signal?: AbortSignal | undefined;
-  /**
-   * When the review stops waiting (epoch ms), if known: a retry never waits past it (retry.ts).
-   * Passed down explicitly from the review's deadline, alongside `signal`, which fires then.
-   */
-  readonly deadline?: number | undefined;
-  /**
-   * Authorization header values by origin, for a request whose redirects are followed
-   * (redirects.ts): each hop carries only the value for its own origin.
-   */
-  readonly authorizations?: ReadonlyMap<string, string> | undefined;
-  /** Request body (only the OAuth2 token POST has one). */
-  readonly body?: string;
-  /**
-   * Connect to this IP address instead of resolving `url`'s host: the address the SSRF guard
-   * checked (see address-guard.ts), so that a second DNS answer cannot swap it. The Host header and the TLS
-   * server name (SNI and certificate check) stay those of `url`.
-   */
-  readonly connectAddress?: string | undefined;
-}
-
-export interface TransportResponse {
-  readonly status: number;
-  /** Header names in lower case; repeated headers joined with ", ". */
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: Uint8Array;
-  /** The URL that gave this answer, when redirects were followed (redirects.ts). */
-  readonly url?: URL;
-}
-
-/** Port between the registry protocol logic and the network. */
-export interface RegistryTransport {
-  send(request: TransportRequest): Promise<TransportResponse>;
-}
+import { BODY_BYTES_IN_FLIGHT, ByteSemaphore, ResourceLimitError } from '../model/byte-budget';
+import { RegistryContentError, RegistryError } from '../model/registry-errors';
+import type { RegistryTransport, TransportRequest, TransportResponse } from '../ports';
 
 const NETWORK_ERROR_CODES = new Set([
   'ECONNREFUSED',
@@ -67,9 +27,9 @@ const TIMEOUT_ERROR_CODES = new Set([
  * Registry transport over undici with one keep-alive connection pool per host, shared by every
  * request of a Lambda instance. Bodies in flight are bounded by construction: each request
  * reserves its `maxBytes` from `bodyBytesInFlight` (default {@link BODY_BYTES_IN_FLIGHT}) before
- * it is sent and gives it back once its body is read. Each body is charged to the byte budget of
- * the request's signal (see byte-budget.ts), if any: whole when its length is announced, before it
- * is read, chunk by chunk otherwise; the read stops when the budget is spent.
+ * it is sent and gives it back once its body is read. Each body is charged to the request's
+ * `budget`, if any: whole when its length is announced, before it is read, chunk by chunk
+ * otherwise; the read stops when the budget is spent.
  */
 export class UndiciTransport implements RegistryTransport {
   private readonly agent: Agent;
@@ -100,11 +60,11 @@ export class UndiciTransport implements RegistryTransport {
 
   async send(req: TransportRequest): Promise<TransportResponse> {
     const host = req.url.host;
-    byteBudgetOf(req.signal)?.check(host);
+    req.budget?.check(host);
     const release = await this.inFlight.acquire(req.maxBytes, req.signal, () => registryTimeout(host));
     try {
       // The budget may have been spent by the review's other reads while this one waited.
-      byteBudgetOf(req.signal)?.check(host);
+      req.budget?.check(host);
       return await this.exchange(req, host);
     } finally {
       release();
@@ -117,7 +77,7 @@ export class UndiciTransport implements RegistryTransport {
   }
 
   private async exchange(req: TransportRequest, host: string): Promise<TransportResponse> {
-    const budget = byteBudgetOf(req.signal);
+    const { budget } = req;
     let target = req.url;
     let requestHeaders = req.headers;
     if (req.connectAddress) {

@@ -9,7 +9,7 @@ import {
   namesRegistry,
   writtenName,
   type ImageReference,
-} from '../oci/reference';
+} from '../model/image';
 import { compileWildcard, type WildcardMatcher } from '../model/wildcard';
 
 /**

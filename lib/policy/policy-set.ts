@@ -9,12 +9,6 @@ export interface PolicySet {
   readonly version: string;
 }
 
-/** Port: the policy set in force now. Throws when no valid set could ever be loaded. */
-export interface PolicyProvider {
-  /** The set for `cluster` (the shared policies plus its own), or the shared set without one. */
-  current(cluster?: string): Promise<PolicySet>;
-}
-
 /** One policy file's name and text, from a folder or an object store. */
 export interface PolicyFile {
   readonly name: string;

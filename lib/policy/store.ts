@@ -1,21 +1,3 @@
-/** One policy object (file or S3 object) and the tag that changes whenever its content does. */
-export interface PolicyObject {
-  readonly key: string;
-  readonly etag: string;
-}
-
-/**
- * Port: where policy files live. A cluster sees the shared policies plus its own
- * (`common/` and `clusters/<name>/` under the configured prefix or folder).
- */
-export interface PolicyStore {
-  /** Human-readable location, e.g. `s3://bucket/prefix` or `./policies`. */
-  readonly location: string;
-  list(cluster: string | undefined): Promise<PolicyObject[]>;
-  /** The text of an object listed with this etag. */
-  read(object: PolicyObject): Promise<string>;
-}
-
 const POLICY_EXTENSIONS = ['.yaml', '.yml', '.json'];
 
 /** True for the file names imagegate loads as policies. */

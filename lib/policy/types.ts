@@ -96,9 +96,10 @@ export interface LabelSelector {
   }[];
 }
 
+/** A `validationFailureActionOverrides` item: the action for namespaces matching any pattern, compiled at load. */
 export interface FailureActionOverride {
   readonly action: FailureAction;
-  readonly namespaces: readonly string[];
+  readonly namespaces: readonly WildcardMatcher[];
 }
 
 /** One `verifyImages` entry. */

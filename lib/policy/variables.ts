@@ -1,6 +1,6 @@
 import type { AdmissionRequest } from '../model/admission';
-import { ImageReferenceError } from '../oci/errors';
-import { parseImageReference, writtenName, type ImageReference } from '../oci/reference';
+import { ImageReferenceError } from '../model/registry-errors';
+import { parseImageReference, writtenName, type ImageReference } from '../model/image';
 import { extractImageSites } from '../workload/images';
 import { evaluateConditions, type ConditionResult } from './conditions';
 import type { Rule } from './types';

@@ -4,9 +4,9 @@
  */
 import { describeError, ImagegateError } from '../errors';
 import type { CheckCause } from '../model/outcome';
-import { ResourceLimitError } from '../oci/byte-budget';
-import { RegistryContentError, RegistryError } from '../oci/errors';
-import type { VerificationError, VerificationFailure } from '../verify/outcome';
+import { ResourceLimitError } from '../model/byte-budget';
+import { RegistryContentError, RegistryError } from '../model/registry-errors';
+import type { VerificationError, VerificationFailure } from '../model/verification';
 
 /**
  * What kept a read from `registry` (or the image's registry) from answering. A timeout, or any

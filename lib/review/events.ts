@@ -6,7 +6,7 @@ import type { AdmissionReviewResponse } from '../admission/respond';
 import type { ReviewOutcome } from './review';
 import type { AdmissionRequest } from '../model/admission';
 import type { ReviewFailureCause } from '../model/outcome';
-import type { PolicyLoadEvents } from '../policy/provider';
+import type { PolicyLoadEvents } from '../ports';
 
 /** One answered review, for decision logs and metrics. */
 export interface ReviewEvent {

@@ -8,50 +8,11 @@
 import { describeError } from '../errors';
 import { registryTimeout, SharedWork, type Deadline } from '../deadline';
 import type { SignatureLayer, SignatureLocation, SigstoreBundleArtifact } from '../model/evidence';
-import { ReviewByteBudget, type ByteBudget } from '../oci/byte-budget';
-import { RegistryContentError } from '../oci/errors';
-import type { ImageReference } from '../oci/reference';
+import { ReviewByteBudget } from '../model/byte-budget';
+import { RegistryContentError } from '../model/registry-errors';
+import type { ImageReference } from '../model/image';
 import type { AttestorEvidence, UnfetchedEvidence } from '../verify/spec';
-
-/**
- * Port: the registry reads a review needs. Implementations may cache. `budget` is the review's
- * (or, for signatures, the image's) byte budget: registry body bytes read for the call are charged
- * to it, and a read over it fails with `ResourceLimitError` ("could not check"). `deadline` (epoch
- * ms) is when the caller stops waiting; `signal` fires then.
- */
-export interface ImageSource {
-  /** The digest a tag points to now. */
-  resolveDigest(
-    ref: ImageReference,
-    signal?: AbortSignal,
-    budget?: ByteBudget,
-    deadline?: number,
-  ): Promise<string>;
-  /** The cosign `.sig` signatures stored for `digest` at `location`; empty when there are none. */
-  cosignSignatures(
-    location: SignatureLocation,
-    digest: string,
-    signal?: AbortSignal,
-    budget?: ByteBudget,
-    deadline?: number,
-  ): Promise<SignatureLayer[]>;
-  /** The cosign `.att` attestations for `digest` at `location` (a layer per DSSE envelope); empty when there are none. */
-  cosignAttestations(
-    location: SignatureLocation,
-    digest: string,
-    signal?: AbortSignal,
-    budget?: ByteBudget,
-    deadline?: number,
-  ): Promise<SignatureLayer[]>;
-  /** The Sigstore bundles referring to `digest` at `location`; empty when there are none. */
-  sigstoreBundles(
-    location: SignatureLocation,
-    digest: string,
-    signal?: AbortSignal,
-    budget?: ByteBudget,
-    deadline?: number,
-  ): Promise<SigstoreBundleArtifact[]>;
-}
+import type { ImageSource } from '../ports';
 
 /** A read's result, or what it failed with; never rejects. */
 export type Settled<T> =
@@ -78,7 +39,8 @@ export class Gatherer {
 
   /**
    * `read` for `key` once for every caller waiting at the same time, under a signal of its own
-   * and the starting caller's deadline; each caller leaves at its own deadline with `timeout()`.
+   * and the longest deadline waiting when it starts (`undefined` when unknown); each caller leaves
+   * at its own deadline with `timeout()`.
    */
   read<T>(
     key: string,
@@ -86,14 +48,19 @@ export class Gatherer {
     read: (signal: AbortSignal, at: number | undefined) => Promise<T>,
     timeout: () => Error,
   ): Promise<T> {
-    const at = deadline && Number.isFinite(deadline.at) ? deadline.at : undefined;
-    return this.inFlight.join(key, deadline?.signal, (signal) => read(signal, at), timeout) as Promise<T>;
+    return this.inFlight.join(
+      key,
+      deadline,
+      (own) => read(own.signal, Number.isFinite(own.at) ? own.at : undefined),
+      timeout,
+    ) as Promise<T>;
   }
 
   /**
    * The verdict for `key` worked out once for every caller waiting at the same time: `work` gets
-   * reads of its own (under the shared signal, charged to the starting review's budget) and runs
-   * until the last caller has left; each caller leaves at its own deadline with `timeout()`.
+   * reads of its own (under the shared deadline, the longest waiting one, charged to the starting
+   * review's budget) and runs until the last caller has left; each caller leaves at its own
+   * deadline with `timeout()`.
    */
   verdict<T>(
     key: string,
@@ -101,11 +68,10 @@ export class Gatherer {
     work: (reads: ReviewReads) => Promise<T>,
     timeout: () => Error,
   ): Promise<T> {
-    const at = caller.deadline?.at ?? Infinity;
     return this.inFlight.join(
       `verdict ${key}`,
-      caller.deadline?.signal,
-      (signal) => work(new ReviewReads(this, { signal, at }, caller.budget)),
+      caller.deadline,
+      (own) => work(new ReviewReads(this, own, caller.budget)),
       timeout,
     ) as Promise<T>;
   }

@@ -4,13 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { SignatureLocation } from '../model/evidence';
-import { ImageReferenceError } from '../oci/errors';
-import {
-  displayImageText,
-  formatReference,
-  parseImageReference,
-  type ImageReference,
-} from '../oci/reference';
+import { ImageReferenceError } from '../model/registry-errors';
+import { displayImageText, formatReference, parseImageReference, type ImageReference } from '../model/image';
 import { imageMatchesAny } from '../policy/image-patterns';
 import type { RuleBinding } from '../policy/match';
 import { imagesVariable, preconditionsHold, requestVariable } from '../policy/variables';

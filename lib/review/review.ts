@@ -11,13 +11,13 @@ import { annotationPatch } from '../decision/patch';
 import { VerificationCache } from '../cache/verification-cache';
 import type { AdmissionDecision, AdmissionRequest } from '../model/admission';
 import { statusOf, type CheckCause, type CheckEffect } from '../model/outcome';
-import { ImageReferenceError } from '../oci/errors';
-import type { ImageReference } from '../oci/reference';
+import { ImageReferenceError } from '../model/registry-errors';
+import type { ImageReference } from '../model/image';
 import { selectRules } from '../policy/match';
 import type { PolicySet } from '../policy/policy-set';
 import type { TrustRoots } from '../verify/trust-roots';
 import { causeOfError } from './causes';
-import { gatherEvidence, Gatherer, type ImageSource, type ReviewReads } from './gather';
+import { gatherEvidence, Gatherer, type ReviewReads } from './gather';
 import {
   attestorKey,
   attestorLocations,
@@ -27,8 +27,7 @@ import {
   type PlannedCheck,
 } from './plan';
 import { verifyAttestations, verifySignatures, type Verdict } from './verdict';
-
-export type { ImageSource } from './gather';
+import type { ImageSource } from '../ports';
 
 /** What a review is given: its deadline, and what it may share with other reviews of the process. */
 export interface ReviewOptions {

@@ -3,13 +3,13 @@
  * digest, as a verdict with a typed cause. Pure and synchronous: the evidence is already read.
  */
 import type { CheckCause } from '../model/outcome';
-import type { ImageReference } from '../oci/reference';
+import type { ImageReference } from '../model/image';
 import { evaluateSafely } from '../policy/conditions';
 import { imageInfoVariable } from '../policy/variables';
 import { evaluateAttestations } from '../verify/attestations';
 import { evaluateAttestorSets } from '../verify/signatures';
 import type { TrustRoots } from '../verify/trust-roots';
-import type { VerificationError, VerificationFailure } from '../verify/outcome';
+import type { VerificationError, VerificationFailure } from '../model/verification';
 import { causeOfOutcome } from './causes';
 import type { GatheredEvidence } from './gather';
 import { locationFor, type PlannedCheck } from './plan';

@@ -1,22 +1,17 @@
 import { decodeAdmissionReview } from '../admission/decode';
 import { toAdmissionReview, type AdmissionReviewResponse } from '../admission/respond';
 import type { Deadline } from '../deadline';
-import type { Gatherer, ImageSource } from './gather';
+import type { Gatherer } from './gather';
 import { reviewAdmissionInDetail, type ReviewOutcome } from './review';
 import type { VerificationCache } from '../cache/verification-cache';
 import type { AdmissionRequest } from '../model/admission';
 import { describeError } from '../errors';
 import type { ReviewFailureCause } from '../model/outcome';
 import type { ReviewEvent } from './events';
-import type { PolicyProvider } from '../policy/policy-set';
 import type { TrustRoots } from '../verify/trust-roots';
-
-/** Port: where operational messages go (stderr for the CLI, structured logs in Lambda). */
-export interface Log {
-  info(message: string, ...attributes: Record<string, unknown>[]): void;
-  warn(message: string, ...attributes: Record<string, unknown>[]): void;
-  error(message: string, ...attributes: Record<string, unknown>[]): void;
-}
+import type { Clock, ImageSource } from '../ports';
+import type { PolicyProvider } from '../ports';
+import type { Log } from '../ports';
 
 export interface WebhookDependencies {
   readonly policies: PolicyProvider;
@@ -29,6 +24,8 @@ export interface WebhookDependencies {
   readonly cache?: VerificationCache | undefined;
   /** Told about every answered review (decision logs, metrics). */
   readonly observe?: ((event: ReviewEvent) => void) | undefined;
+  /** The time signatures and certificates are verified at; default the system clock. */
+  readonly clock?: Clock | undefined;
 }
 
 /**
@@ -64,7 +61,7 @@ export async function answerAdmissionReview(
       deadline,
       cache: deps.cache,
       trust: await deps.trust(),
-      now: new Date(),
+      now: new Date(deps.clock?.now() ?? Date.now()),
     });
     response = toAdmissionReview(request.apiVersion, request.uid, outcome.decision);
   } catch (error) {

@@ -9,7 +9,7 @@ import {
   logProblem,
   type LogProof,
 } from './layer-proofs';
-import { Stage, type StageFailure } from './outcome';
+import { Stage, type StageFailure } from '../model/verification';
 import { verifySignedEntryTimestamp } from './rekor';
 import { attestationEntryMismatch } from './rekor-entries';
 import { checkSignerCertificate, resolveSigner, type Signer } from './signer';

@@ -1,6 +1,6 @@
 /** An image's attestations: the statement leaf of the attestor-set evaluator, then the conditions. */
 import { chooseEvidence, evaluateSets } from './attestor-sets';
-import type { AttestorOutcome, LeafOutcome } from './outcome';
+import type { AttestorOutcome, LeafOutcome } from '../model/verification';
 import {
   resolveCheck,
   type AttestationSpec,

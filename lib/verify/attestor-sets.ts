@@ -5,7 +5,12 @@
  * evidence means ({@link unfetched}).
  */
 import type { SignatureLayer, SigstoreBundleArtifact } from '../model/evidence';
-import type { AttestorOutcome, LeafOutcome, VerificationError, VerificationFailure } from './outcome';
+import type {
+  AttestorOutcome,
+  LeafOutcome,
+  VerificationError,
+  VerificationFailure,
+} from '../model/verification';
 import type { AttestorEvidence, AttestorSet, LeafAttestor, SignatureFormat, UnfetchedEvidence } from './spec';
 
 /** Checks one leaf attestor against its evidence. */

@@ -13,7 +13,7 @@ import { describeError } from '../errors';
 import { IN_TOTO_PAYLOAD_TYPE } from '../model/cosign-format';
 import type { SigstoreBundleArtifact } from '../model/evidence';
 import { matchStatementSubject, statementMismatch, verifyDsseSignature } from './intoto';
-import { noSignatures, Stage, type SignatureVerdict, type StageFailure } from './outcome';
+import { noSignatures, Stage, type SignatureVerdict, type StageFailure } from '../model/verification';
 import { verifyRawSignature } from './signature';
 import { checkSignerCertificate, resolveSigner, type CarriedCertificate } from './signer';
 import { verifyWithSigstore, withReadableTimestamps } from './sigstore-js';

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { dsse } from '@sigstore/core';
 import type { SignatureHash } from './keys';
-import { Stage, type StageFailure } from './outcome';
+import { Stage, type StageFailure } from '../model/verification';
 import { verifyRawSignature } from './signature';
 import { annotationMismatch } from './signer';
 import type { AttestorCheck } from './spec';

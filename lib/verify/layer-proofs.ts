@@ -10,7 +10,7 @@ import {
 } from '../model/cosign-format';
 import type { SignatureLayer } from '../model/evidence';
 import { readCertificatesPem, type SigningTime } from './certificates';
-import { Stage, type StageFailure } from './outcome';
+import { Stage, type StageFailure } from '../model/verification';
 import { parseRekorBundle, type RekorBundle } from './rekor';
 import type { CarriedCertificate } from './signer';
 import type { AttestorCheck } from './spec';

@@ -9,7 +9,7 @@ import {
   logProblem,
   type LogProof,
 } from './layer-proofs';
-import { noSignatures, Stage, type SignatureVerdict, type StageFailure } from './outcome';
+import { noSignatures, Stage, type SignatureVerdict, type StageFailure } from '../model/verification';
 import { parseSimpleSigningPayload } from './payload';
 import { verifyRekorBundle } from './rekor';
 import { signatureEntryMismatch } from './rekor-entries';

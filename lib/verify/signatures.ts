@@ -1,7 +1,7 @@
 /** An image's signatures against a rule's attestor sets: the signature leaf of the attestor-set evaluator. */
 import { chooseEvidence, evaluateSets } from './attestor-sets';
 import { verifyBundleArtifacts } from './bundle';
-import type { AttestorOutcome, LeafOutcome, SignatureVerdict } from './outcome';
+import type { AttestorOutcome, LeafOutcome, SignatureVerdict } from '../model/verification';
 import { verifyLegacySignatures } from './sig-layer';
 import {
   resolveCheck,

@@ -10,7 +10,7 @@ import {
   type TrustedPath,
 } from './certificates';
 import { identityMismatch } from './identity';
-import { Stage, type StageFailure } from './outcome';
+import { Stage, type StageFailure } from '../model/verification';
 import { verifyEmbeddedScts } from './sct';
 import type { AttestorCheck, SignerCheck } from './spec';
 

@@ -8,7 +8,7 @@ import type { KeyObject } from 'node:crypto';
 import { VerificationError, Verifier, type SignedEntity } from '@sigstore/verify';
 import { describeError } from '../errors';
 import type { SigningTime } from './certificates';
-import { Stage, type StageFailure } from './outcome';
+import { Stage, type StageFailure } from '../model/verification';
 import { entryNamesOnly } from './rekor-entries';
 import type { AttestorCheck } from './spec';
 import { readGenTime, TimestampUnreadableError, withReadableGenTime } from './timestamp';

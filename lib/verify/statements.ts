@@ -8,7 +8,7 @@ import type { SignatureLayer, SigstoreBundleArtifact } from '../model/evidence';
 import { checkAttestationLayer } from './att-layer';
 import { unreadableBundle, verifySigstoreBundle } from './bundle';
 import { parseDsseEnvelope } from './intoto';
-import { Stage, type StageFailure } from './outcome';
+import { Stage, type StageFailure } from '../model/verification';
 import type { AttestorCheck } from './spec';
 
 /** A verified in-toto statement of an image. */

@@ -10,7 +10,7 @@ import { readConfig } from '../../lib/config';
 import { ECR_CACHE_LIMITS, EcrCredentials } from '../../lib/aws/ecr';
 import { createRuntime } from '../../lib/runtime';
 import { answerAdmissionReview } from '../../lib/review/webhook';
-import { UndiciTransport, type RegistryTransport } from '../../lib/oci/transport';
+import { UndiciTransport } from '../../lib/oci/transport';
 import {
   awsEnvironment,
   ecrPassword,
@@ -20,6 +20,7 @@ import {
   type FakeS3,
 } from '../support/aws';
 import { signImage } from '../support/cosign-signer';
+import { FakeClock } from '../support/fake-clock';
 import { httpEvent, lambdaContext, loadHandler, type Handler } from '../support/handler';
 import { pushImage } from '../support/images';
 import {
@@ -37,6 +38,7 @@ import {
   type KyvernoScenario,
 } from '../support/scenario';
 import { listenOnLoopback } from '../support/ports';
+import type { RegistryTransport } from '../../lib/ports';
 
 const PREFIX = 'imagegate';
 const TOKENS_SECRET = 'imagegate/cluster-tokens';
@@ -52,6 +54,8 @@ let awsJson: FakeAwsJsonEndpoint;
 let trap: { host: string; authorizations: string[]; requests: number; server: http.Server };
 let s3Client: S3Client;
 let handler: Handler;
+/** The handler's clock: the secret cache and the policy refresh (both 1 s here) expire by it. */
+let clock: FakeClock;
 let privateImages: { signed: string; unsigned: string };
 const savedEnv = { ...process.env };
 /** Everything the handler logs (POWERTOOLS_DEV makes the logger write through the global console). */
@@ -74,8 +78,6 @@ async function admitted(cluster: string, review: unknown) {
     JSON.parse(body) as { response: { allowed: boolean; warnings?: string[]; status?: { message: string } } }
   ).response;
 }
-
-const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 beforeAll(async () => {
   for (const method of ['debug', 'info', 'log', 'warn', 'error'] as const) {
@@ -149,6 +151,7 @@ beforeAll(async () => {
   await putPolicy('README.md', 'not a policy: ignored by extension');
 
   // The SDK reads endpoints lazily, so this environment stays until afterAll.
+  clock = new FakeClock();
   handler = loadHandler(
     {
       ...awsEnvironment({ url: s3Proxy.url }, awsJson),
@@ -160,7 +163,7 @@ beforeAll(async () => {
       IMAGEGATE_REGISTRY_CREDENTIALS: `secretsmanager://${CREDENTIALS_SECRET}`,
       IMAGEGATE_INSECURE_REGISTRIES: [scenario.registry.host, privateRegistry.host, trap.host].join(','),
     },
-    { restore: false },
+    { restore: false, clock },
   );
 }, 60_000);
 
@@ -200,7 +203,7 @@ describe('cluster tokens', () => {
       TOKENS_SECRET,
       JSON.stringify({ prod: { current: TOKENS.rotated, previous: TOKENS.prod }, dev: TOKENS.dev }),
     );
-    await wait(1_100);
+    clock.advance(1_100);
     expect((await admit('prod', TOKENS.rotated, review())).status).toBe(200);
     expect((await admit('prod', TOKENS.prod, review())).status).toBe(200);
 
@@ -208,7 +211,7 @@ describe('cluster tokens', () => {
       TOKENS_SECRET,
       JSON.stringify({ prod: { current: TOKENS.rotated }, dev: TOKENS.dev }),
     );
-    await wait(1_100);
+    clock.advance(1_100);
     expect((await admit('prod', TOKENS.prod, review())).status).toBe(401);
     expect((await admit('prod', TOKENS.rotated, review())).status).toBe(200);
     TOKENS.prod = TOKENS.rotated;
@@ -268,7 +271,7 @@ describe('policies from S3', () => {
 
   test('an unchanged bucket costs one listing per prefix and no download', async () => {
     await admitted('prod', podReview('warm', ['nginx']));
-    await wait(1_100);
+    clock.advance(1_100);
     s3Proxy.reset();
     await admitted('prod', podReview('again', ['nginx']));
     const requests = s3Proxy.requests();
@@ -286,7 +289,7 @@ describe('policies from S3', () => {
         'name: private-images',
       ),
     );
-    await wait(1_100);
+    clock.advance(1_100);
     s3Proxy.reset();
     const after = await admitted('prod', podReview('after', [image]));
     expect(after.allowed).toBe(true);
@@ -303,7 +306,7 @@ describe('policies from S3', () => {
         'clusters/prod/broken.yaml',
         'apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: b}\nspec:\n  rules: 7\n',
       );
-      await wait(1_100);
+      clock.advance(1_100);
       const response = await admitted('prod', podReview('kept', [privateImages.unsigned]));
       expect(response.allowed).toBe(true);
       expect(response.warnings?.[0]).toContain('policy private-images.check-image');

@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { awsEnvironment, startFakeAwsJsonEndpoint, type FakeAwsJsonEndpoint } from '../support/aws';
 import { signImage } from '../support/cosign-signer';
+import { FakeClock } from '../support/fake-clock';
 import { httpEvent, loadHandler, type Handler } from '../support/handler';
 import { pushImage } from '../support/images';
 import { freePort, listenOnLoopback } from '../support/ports';
@@ -41,6 +42,8 @@ let privateRegistry: TestRegistry;
 let awsJson: FakeAwsJsonEndpoint;
 let failing: http.Server;
 let handler: Handler;
+/** The handler's clock: the policy refresh (1 s here) expires by it. */
+let clock: FakeClock;
 let policyFolder: string;
 const hosts = { failing: '', down: '', ignored: '' };
 const images = { signed: '', unsigned: '', audited: '', private: '', failing: '', down: '', ignored: '' };
@@ -198,6 +201,7 @@ beforeAll(async () => {
     JSON.stringify({ auths: { [privateRegistry.host]: { auth: basic } } }),
   );
 
+  clock = new FakeClock();
   handler = loadHandler(
     {
       ...awsEnvironment({ url: 'http://127.0.0.1:9' }, awsJson),
@@ -219,7 +223,7 @@ beforeAll(async () => {
         hosts.ignored,
       ].join(','),
     },
-    { restore: false },
+    { restore: false, clock },
   );
 }, 60_000);
 
@@ -472,7 +476,7 @@ describe('the handler’s stdout, review by review', () => {
       join(policyFolder, 'broken.yaml'),
       'apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: [\n',
     );
-    await new Promise((done) => setTimeout(done, 1_100));
+    clock.advance(1_100);
     const { body, out } = await invoke(podReview('after', [images.signed], { uid: 'uid-after' }));
     expect(body.response.allowed).toBe(true);
     expect(out.records.filter((record) => record.record === 'policy_load')).toEqual([

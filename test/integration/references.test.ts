@@ -12,8 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readConfig } from '../../lib/config';
 import { handleAdmissionEvent } from '../../lib/lambda/http';
-import type { Resolver } from '../../lib/oci/address-guard';
-import { UndiciTransport, type RegistryTransport, type TransportRequest } from '../../lib/oci/transport';
+import { UndiciTransport } from '../../lib/oci/transport';
 import { createRuntime } from '../../lib/runtime';
 import { signImage } from '../support/cosign-signer';
 import { httpEvent, lambdaContext, loadHandler } from '../support/handler';
@@ -29,6 +28,8 @@ import {
   type KyvernoScenario,
 } from '../support/scenario';
 import { quietLog } from '../support/quiet';
+import type { RegistryTransport, TransportRequest } from '../../lib/ports';
+import type { Resolver } from '../../lib/ports';
 
 interface AdmissionResponse {
   allowed: boolean;

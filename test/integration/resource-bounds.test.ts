@@ -6,10 +6,10 @@
  */
 import { readConfig } from '../../lib/config';
 import { handleAdmissionEvent } from '../../lib/lambda/http';
-import { BODY_BYTES_IN_FLIGHT, IMAGE_BYTE_BUDGET, ResourceLimitError } from '../../lib/oci/byte-budget';
+import { BODY_BYTES_IN_FLIGHT, IMAGE_BYTE_BUDGET, ResourceLimitError } from '../../lib/model/byte-budget';
 import { registryTimeout } from '../../lib/deadline';
 import { MAX_BUNDLE_BYTES, MAX_REFERRERS } from '../../lib/model/cosign-format';
-import { cosignTag } from '../../lib/oci/reference';
+import { cosignTag } from '../../lib/model/image';
 import { createRuntime, type Runtime } from '../../lib/runtime';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
 import { startHostileRegistry, type HostileRegistry } from '../support/hostile-registry';

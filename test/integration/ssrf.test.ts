@@ -9,9 +9,8 @@
  */
 import { readConfig } from '../../lib/config';
 import { handleAdmissionEvent } from '../../lib/lambda/http';
-import { RegistryError } from '../../lib/oci/errors';
-import type { Resolver } from '../../lib/oci/address-guard';
-import { UndiciTransport, type RegistryTransport, type TransportRequest } from '../../lib/oci/transport';
+import { RegistryError } from '../../lib/model/registry-errors';
+import { UndiciTransport } from '../../lib/oci/transport';
 import { createRuntime } from '../../lib/runtime';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
 import { startCountingProxy, type CountingProxy } from '../support/registry';
@@ -27,6 +26,8 @@ import {
 } from '../support/scenario';
 import { quietLog } from '../support/quiet';
 import { selfSignedCertificate, type SelfSignedCertificate } from '../support/tls';
+import type { RegistryTransport, TransportRequest } from '../../lib/ports';
+import type { Resolver } from '../../lib/ports';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '[::1]']);
 

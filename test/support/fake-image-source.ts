@@ -6,8 +6,8 @@
 import { createHash } from 'node:crypto';
 import type { ImageSource } from '../../lib/ports';
 import type { SignatureLayer, SignatureLocation, SigstoreBundleArtifact } from '../../lib/model/evidence';
-import { RegistryContentError } from '../../lib/oci/errors';
-import { formatReference, type ImageReference } from '../../lib/oci/reference';
+import { RegistryContentError } from '../../lib/model/registry-errors';
+import { formatReference, type ImageReference } from '../../lib/model/image';
 import {
   DSSE_ENVELOPE_MEDIA_TYPE,
   dsseEnvelope,

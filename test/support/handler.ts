@@ -1,5 +1,7 @@
 /** Loads functions/admit.ts as a Lambda cold start would, and builds API Gateway HTTP API events. */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type * as AdmitHandlerModule from '../../functions/admit-handler';
+import type { Clock } from '../../lib/ports';
 
 export type Handler = (
   event: APIGatewayProxyEventV2,
@@ -9,15 +11,24 @@ export type Handler = (
 /**
  * A fresh copy of the handler module with `env` in process.env while it initialises. The AWS SDK
  * reads some settings lazily, so callers that configure AWS endpoints keep `env` in place
- * (`restore: false`) until their tests end.
+ * (`restore: false`) until their tests end. With `clock`, the handler is built as functions/admit.ts
+ * builds it, with that clock in place of the system clock (caches and tokens expire by it).
  */
-export function loadHandler(env: Record<string, string>, options: { restore?: boolean } = {}): Handler {
+export function loadHandler(
+  env: Record<string, string>,
+  options: { restore?: boolean; clock?: Clock } = {},
+): Handler {
   const saved = { ...process.env };
   Object.assign(process.env, env);
   try {
     let handler: Handler | undefined;
     jest.isolateModules(() => {
-      handler = jest.requireActual<{ handler: Handler }>('../../functions/admit').handler;
+      const { clock } = options;
+      handler = clock
+        ? jest
+            .requireActual<typeof AdmitHandlerModule>('../../functions/admit-handler')
+            .createHandler(process.env, { clock })
+        : jest.requireActual<{ handler: Handler }>('../../functions/admit').handler;
     });
     return handler!;
   } finally {

@@ -8,7 +8,7 @@ import type { AdmissionRequest } from '../../lib/model/admission';
 import { decide, type ImageCheckResult } from '../../lib/decision/decide';
 import { checkMessage, passMessage } from '../../lib/decision/messages';
 import type { CheckCause } from '../../lib/model/outcome';
-import { parseImageReference } from '../../lib/oci/reference';
+import { parseImageReference } from '../../lib/model/image';
 import type { ReviewEvent } from '../../lib/review/events';
 import { matchAny, policyDocument, policySet, rule, verifyImagesEntry } from './builders';
 

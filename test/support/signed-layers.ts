@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { COSIGN_SIGNATURE_ANNOTATION } from '../../lib/model/cosign-format';
 import type { SignatureLayer, SignatureLocation } from '../../lib/model/evidence';
-import { parseImageReference } from '../../lib/oci/reference';
+import { parseImageReference } from '../../lib/model/image';
 import type { KeyAttestor } from '../../lib/policy/types';
 import type { SignatureHash } from '../../lib/verify/keys';
 import { parsePublicKeys } from '../../lib/verify/keys';

@@ -2,7 +2,8 @@
  * CachedSecrets over a scripted store and a fake clock: time to live of values and of "does not
  * exist", fallback to the last answer, single flight, refresh and the call budget.
  */
-import { CachedSecrets, SECRET_CACHE_LIMITS, SecretError, type SecretReader } from '../../lib/secrets';
+import { CachedSecrets, SECRET_CACHE_LIMITS, SecretError } from '../../lib/secrets';
+import type { SecretReader } from '../../lib/ports';
 
 /** A store whose answers the test sets; counts reads. */
 function store(initial: Record<string, string | Error>) {

@@ -3,6 +3,7 @@
  * the webhook failure policy, and each rule.
  */
 import { POD_CONTROLLERS } from '../../model/kinds';
+import { compileWildcard } from '../../model/wildcard';
 import { FieldReader, type CompileContext } from '../fields';
 import type {
   FailureAction,
@@ -145,7 +146,7 @@ function readOverride(reader: FieldReader): FailureActionOverride {
   if (!reader.has('action')) reader.problem('action', 'is required');
   const namespaces = reader.stringList('namespaces');
   reader.rejectUnknown({ namespaceSelector: NAMESPACE_SELECTOR });
-  return { action, namespaces };
+  return { action, namespaces: namespaces.map(compileWildcard) };
 }
 
 /** The policy's failure action and overrides, which a rule takes when none of its entries sets one. */

@@ -6,7 +6,7 @@ import type { KeyObject } from 'node:crypto';
 import type { X509Certificate } from '@sigstore/core';
 import { describeError } from '../../errors';
 import type { SignatureLocation } from '../../model/evidence';
-import { parseImageReference } from '../../oci/reference';
+import { parseImageReference } from '../../model/image';
 import { CertificateParseError, parseCertificatesPem } from '../../verify/certificates';
 import { anchoredRegExp, type ValueMatcher } from '../../verify/identity';
 import { KeyParseError, parsePublicKeys, SIGNATURE_HASHES, type SignatureHash } from '../../verify/keys';

@@ -3,7 +3,7 @@
  * reference that cannot be read is a failed check under every rule that applies (fail closed).
  */
 import { reviewAdmissionInDetail } from '../../../lib/review/review';
-import { canonicalReference, MAX_REFERENCE_LENGTH } from '../../../lib/oci/reference';
+import { canonicalReference, MAX_REFERENCE_LENGTH } from '../../../lib/model/image';
 import { generateKeyPair } from '../../support/cosign-signer';
 import {
   DIGEST_A,

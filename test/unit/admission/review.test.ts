@@ -1,7 +1,7 @@
 import { untilAborted } from '../../../lib/deadline';
 import { reviewAdmission, reviewAdmissionInDetail } from '../../../lib/review/review';
 import type { AdmissionDecision, JsonPatchOperation } from '../../../lib/model/admission';
-import { RegistryContentError, RegistryError } from '../../../lib/oci/errors';
+import { RegistryContentError, RegistryError } from '../../../lib/model/registry-errors';
 import type { PolicySet } from '../../../lib/policy/policy-set';
 import { generateKeyPair } from '../../support/cosign-signer';
 import {

@@ -9,7 +9,8 @@ import {
   TokenBucket,
   type TokenCheck,
 } from '../../../lib/auth/cluster-tokens';
-import { CachedSecrets, SECRET_CACHE_LIMITS, SecretError, type SecretReader } from '../../../lib/secrets';
+import { CachedSecrets, SECRET_CACHE_LIMITS, SecretError } from '../../../lib/secrets';
+import type { SecretReader } from '../../../lib/ports';
 
 const PER_CLUSTER = 'imagegate/clusters/{cluster}';
 const TTL_MS = 300_000;

@@ -5,11 +5,11 @@
 import { ExpiringCache } from '../../../lib/cache/expiring-cache';
 import { VerificationCache } from '../../../lib/cache/verification-cache';
 import { MAX_REMEMBERED_TAGS, RegistryImageSource } from '../../../lib/oci/image-source';
-import { parseImageReference } from '../../../lib/oci/reference';
+import { parseImageReference } from '../../../lib/model/image';
 import type { RegistryClient } from '../../../lib/oci/registry';
 import { MAX_CACHED_HOSTS, RegistryAddressGuard } from '../../../lib/oci/address-guard';
-import { MAX_CACHED_CLUSTERS, RefreshingPolicyProvider } from '../../../lib/policy/provider';
-import type { PolicyStore } from '../../../lib/policy/store';
+import { MAX_CACHED_CLUSTERS, RefreshingPolicyProvider } from '../../../lib/cache/policy-provider';
+import type { PolicyStore } from '../../../lib/ports';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 

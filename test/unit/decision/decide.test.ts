@@ -1,6 +1,7 @@
 import type { AdmissionDecision, AdmissionRequest } from '../../../lib/model/admission';
 import { decide, type ImageCheckResult } from '../../../lib/decision/decide';
-import { parseImageReference } from '../../../lib/oci/reference';
+import { parseImageReference } from '../../../lib/model/image';
+import { compileWildcard } from '../../../lib/model/wildcard';
 import type { RuleBinding } from '../../../lib/policy/match';
 import type {
   FailureAction,
@@ -297,8 +298,8 @@ describe('decide: allowed with warnings', () => {
 
 describe('decide: validationFailureActionOverrides', () => {
   const overrides: FailureActionOverride[] = [
-    { action: 'Audit', namespaces: ['dev-*'] },
-    { action: 'Enforce', namespaces: ['prod'] },
+    { action: 'Audit', namespaces: [compileWildcard('dev-*')] },
+    { action: 'Enforce', namespaces: [compileWildcard('prod')] },
   ];
 
   test('an override for the namespace replaces the entry action', () => {

@@ -15,8 +15,8 @@ import {
 } from '../../../lib/decision/messages';
 import type { CheckCause } from '../../../lib/model/outcome';
 import { statusOf } from '../../../lib/model/outcome';
-import { ImageReferenceError } from '../../../lib/oci/errors';
-import { parseImageReference } from '../../../lib/oci/reference';
+import { ImageReferenceError } from '../../../lib/model/registry-errors';
+import { parseImageReference } from '../../../lib/model/image';
 import { admissionRequest } from '../../support/builders';
 
 interface Expected {

@@ -6,8 +6,8 @@
  */
 import fc from 'fast-check';
 import { handleAdmissionEvent, MAX_JSON_DEPTH } from '../../../lib/lambda/http';
-import { RegistryContentError, RegistryError } from '../../../lib/oci/errors';
-import type { ImageReference } from '../../../lib/oci/reference';
+import { RegistryContentError, RegistryError } from '../../../lib/model/registry-errors';
+import type { ImageReference } from '../../../lib/model/image';
 import type { PolicySet } from '../../../lib/policy/policy-set';
 import type { Runtime } from '../../../lib/runtime';
 import { KYVERNO_SAMPLE_KEY, policySet } from '../../support/builders';

@@ -1,6 +1,6 @@
 /** Fuzzing the image reference parser: every input parses or is refused with ImageReferenceError, quickly. */
 import fc from 'fast-check';
-import { ImageReferenceError } from '../../../lib/oci/errors';
+import { ImageReferenceError } from '../../../lib/model/registry-errors';
 import {
   canonicalReference,
   formatReference,
@@ -8,7 +8,7 @@ import {
   parseImageReference,
   pinnedReference,
   type ImageReference,
-} from '../../../lib/oci/reference';
+} from '../../../lib/model/image';
 import { imageSpellings } from '../../../lib/policy/image-patterns';
 import { fuzzParameters, FUZZ_RUNS, mutated, withinTime } from './fuzz';
 

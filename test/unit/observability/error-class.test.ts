@@ -4,10 +4,9 @@
  * the client reported and its class; the rest pin the table from code to class.
  */
 import { reviewAdmissionInDetail } from '../../../lib/review/review';
-import { IMAGE_BYTE_BUDGET, ResourceLimitError, REVIEW_BYTE_BUDGET } from '../../../lib/oci/byte-budget';
+import { IMAGE_BYTE_BUDGET, ResourceLimitError, REVIEW_BYTE_BUDGET } from '../../../lib/model/byte-budget';
 import { RegistryImageSource } from '../../../lib/oci/image-source';
 import { RegistryClient } from '../../../lib/oci/registry';
-import type { RegistryTransport, TransportRequest, TransportResponse } from '../../../lib/oci/transport';
 import { REGISTRY_ERROR_CLASSES, type RegistryErrorClass } from '../../../lib/observability/catalogue';
 import type { CheckCause } from '../../../lib/model/outcome';
 import { causeClass, CLASS_OF_CODE, registryErrorClass } from '../../../lib/observability/error-class';
@@ -22,6 +21,7 @@ import {
 import { check } from '../../support/review-events';
 import { untilAborted } from '../../../lib/deadline';
 import { publicGoodTrustRoots } from '../../../lib/verify/trust-roots';
+import type { RegistryTransport, TransportRequest, TransportResponse } from '../../../lib/ports';
 
 /** The trust the runtime gives every review (the public-good root; no private roots in these tests). */
 const TRUST = publicGoodTrustRoots();

@@ -2,13 +2,9 @@
  * RegistryAuth over a fake transport and a fake clock: the Bearer (anonymous, Basic-credentialed,
  * OAuth2 refresh token) and Basic flows, the token cache's expiry, and the refusals.
  */
-import {
-  RegistryAuth,
-  parseChallenge,
-  type RegistryAuthOptions,
-  type RegistryCredential,
-} from '../../../lib/oci/auth';
-import type { RegistryTransport, TransportRequest, TransportResponse } from '../../../lib/oci/transport';
+import { RegistryAuth, parseChallenge, type RegistryAuthOptions } from '../../../lib/oci/auth';
+import type { RegistryTransport, TransportRequest, TransportResponse } from '../../../lib/ports';
+import type { RegistryCredential } from '../../../lib/ports';
 
 const REGISTRY = 'registry.example';
 const URL_OF_BLOB = `https://${REGISTRY}/v2/team/app/blobs/sha256:00`;

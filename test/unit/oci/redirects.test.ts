@@ -2,9 +2,9 @@
  * RedirectingTransport over a scripted transport: which hops are made, and which Authorization
  * each hop carries.
  */
-import { RegistryError } from '../../../lib/oci/errors';
+import { RegistryError } from '../../../lib/model/registry-errors';
 import { MAX_REDIRECTS, RedirectingTransport } from '../../../lib/oci/redirects';
-import type { RegistryTransport, TransportRequest, TransportResponse } from '../../../lib/oci/transport';
+import type { RegistryTransport, TransportRequest, TransportResponse } from '../../../lib/ports';
 
 const empty = Buffer.alloc(0);
 const redirect = (location: string, status = 307): TransportResponse => ({

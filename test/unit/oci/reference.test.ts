@@ -1,4 +1,4 @@
-import { ImageReferenceError } from '../../../lib/oci/errors';
+import { ImageReferenceError } from '../../../lib/model/registry-errors';
 import {
   canonicalReference,
   canonicalRegistry,
@@ -10,7 +10,7 @@ import {
   isSha256Digest,
   parseImageReference,
   pinnedReference,
-} from '../../../lib/oci/reference';
+} from '../../../lib/model/image';
 
 const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
 

@@ -3,9 +3,9 @@
  * with the token scope for that name, as the kubelet, cosign and every registry client do.
  */
 import { createHash } from 'node:crypto';
-import { parseImageReference } from '../../../lib/oci/reference';
+import { parseImageReference } from '../../../lib/model/image';
 import { RegistryClient } from '../../../lib/oci/registry';
-import type { RegistryTransport, TransportRequest, TransportResponse } from '../../../lib/oci/transport';
+import type { RegistryTransport, TransportRequest, TransportResponse } from '../../../lib/ports';
 
 const BODY = Buffer.from('blob bytes');
 const DIGEST = `sha256:${createHash('sha256').update(BODY).digest('hex')}`;

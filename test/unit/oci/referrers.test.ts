@@ -1,10 +1,10 @@
 /** Sigstore bundle discovery: the referrers API, the `sha256-<hex>` fallback tag, and what is skipped. */
 import { createHash } from 'node:crypto';
-import { RegistryContentError, RegistryError } from '../../../lib/oci/errors';
+import { RegistryContentError, RegistryError } from '../../../lib/model/registry-errors';
 import { SIGSTORE_BUNDLE_ARTIFACT_TYPE } from '../../../lib/model/cosign-format';
 import { fetchSigstoreBundles } from '../../../lib/oci/referrers';
 import { RegistryClient } from '../../../lib/oci/registry';
-import type { RegistryTransport, TransportRequest, TransportResponse } from '../../../lib/oci/transport';
+import type { RegistryTransport, TransportRequest, TransportResponse } from '../../../lib/ports';
 
 const REGISTRY = 'registry.example';
 const REPOSITORY = 'acme/app';

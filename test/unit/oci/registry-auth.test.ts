@@ -3,10 +3,10 @@
  * its Bearer-token cache. A recording transport stands in for the network.
  */
 import { createHash } from 'node:crypto';
-import { RegistryError } from '../../../lib/oci/errors';
+import { RegistryError } from '../../../lib/model/registry-errors';
 import { TOKEN_CACHE_LIMITS } from '../../../lib/oci/auth';
 import { RegistryClient } from '../../../lib/oci/registry';
-import type { RegistryTransport, TransportRequest, TransportResponse } from '../../../lib/oci/transport';
+import type { RegistryTransport, TransportRequest, TransportResponse } from '../../../lib/ports';
 
 const REGISTRY = 'registry.example';
 const OTHER = 'other.example';

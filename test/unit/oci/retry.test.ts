@@ -1,6 +1,10 @@
-import { RegistryError } from '../../../lib/oci/errors';
-import { rememberDeadline, retryAfterMs, RetryingTransport } from '../../../lib/oci/retry';
-import type { RegistryTransport, TransportRequest, TransportResponse } from '../../../lib/oci/transport';
+import { RegistryError } from '../../../lib/model/registry-errors';
+import { parseImageReference } from '../../../lib/model/image';
+import { RegistryImageSource } from '../../../lib/oci/image-source';
+import { RegistryClient } from '../../../lib/oci/registry';
+import { retryAfterMs, RetryingTransport } from '../../../lib/oci/retry';
+import { Gatherer } from '../../../lib/review/gather';
+import type { RegistryTransport, TransportRequest, TransportResponse } from '../../../lib/ports';
 
 function scripted(statuses: number[], headers: Record<string, string> = {}) {
   const sent: TransportRequest[] = [];
@@ -133,14 +137,18 @@ describe('RetryingTransport', () => {
     }
   });
 
-  test('a deadline still only remembered for the signal (rememberDeadline) is honoured too', async () => {
-    const controller = new AbortController();
-    rememberDeadline(controller.signal, 3_000);
+  test('the deadline of a read shared by the gather step reaches the retry layer with each request', async () => {
     const late = scripted([429], { 'retry-after': '3' });
-    await expect(
-      new RetryingTransport(late.transport, { now: () => 0 }).send(request('GET', controller.signal)),
-    ).resolves.toMatchObject({ status: 429 });
+    const retrying = new RetryingTransport(late.transport, { now: () => 0 });
+    const gatherer = new Gatherer(new RegistryImageSource(new RegistryClient({ transport: retrying })));
+    const ref = parseImageReference('registry.example/a:1');
+    const first = gatherer.review({ signal: new AbortController().signal, at: 3_000 }).digest(ref);
+    const second = gatherer.review({ signal: new AbortController().signal, at: 2_000 }).digest(ref);
+    const [one, two] = await Promise.all([first, second]);
+    // Retry-After 3 s would end after the 3 s deadline: the 429 is the answer, for both reviews.
+    expect(one.ok || two.ok).toBe(false);
     expect(late.sent).toHaveLength(1);
+    expect(late.sent[0]?.deadline).toBe(3_000);
   });
 
   test('an infinite deadline (shared work with a caller that has none) is no deadline: the cap applies', async () => {

@@ -3,11 +3,12 @@
  * this process. Each refusal must happen before the transport is asked to connect at all.
  */
 import { createHash } from 'node:crypto';
-import { RegistryContentError, RegistryError } from '../../../lib/oci/errors';
+import { RegistryContentError, RegistryError } from '../../../lib/model/registry-errors';
 import { RegistryClient } from '../../../lib/oci/registry';
-import { GuardedTransport, RegistryAddressGuard, type Resolver } from '../../../lib/oci/address-guard';
+import { GuardedTransport, RegistryAddressGuard } from '../../../lib/oci/address-guard';
 import { specialAddressRange } from '../../../lib/oci/ip-ranges';
-import type { RegistryTransport, TransportRequest, TransportResponse } from '../../../lib/oci/transport';
+import type { RegistryTransport, TransportRequest, TransportResponse } from '../../../lib/ports';
+import type { Resolver } from '../../../lib/ports';
 
 /** Records every request it is asked to send and answers from `answer`; opens no connection. */
 function recordingTransport(answer: (request: TransportRequest) => TransportResponse = () => ok('{}')) {

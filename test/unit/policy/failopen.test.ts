@@ -1,4 +1,5 @@
 import { parsePolicyText } from '../../../lib/policy/compile/documents';
+import { compileWildcard } from '../../../lib/model/wildcard';
 import { AUDIT_MUTATE_DIGEST_MESSAGE } from '../../../lib/policy/compile/policy';
 import { formatProblem } from '../../../lib/policy/problems';
 import { KYVERNO_SAMPLE_KEY } from '../../support/builders';
@@ -235,7 +236,7 @@ describe("failure actions are decided per rule, as Kyverno's failureActionForRul
     const entries = entriesOf(policy([entry('web*')], ['validationFailureAction: Audit', ...overrides]));
 
     expect(entries.map((item) => [item.failureAction, item.failureActionOverrides])).toEqual([
-      ['Audit', [{ action: 'Enforce', namespaces: ['prod'] }]],
+      ['Audit', [{ action: 'Enforce', namespaces: [compileWildcard('prod')] }]],
     ]);
   });
 

@@ -5,7 +5,7 @@ import {
   selectorMatches,
   selectRules,
 } from '../../../lib/policy/match';
-import { matchesAny, wildcardMatch } from '../../../lib/model/wildcard';
+import { anyMatches, compileWildcard, wildcardMatch } from '../../../lib/model/wildcard';
 import {
   admissionRequest,
   controllerRequest,
@@ -100,10 +100,11 @@ describe('wildcardMatch', () => {
     expect(wildcardMatch(pattern, value)).toBe(expected);
   });
 
-  test('matchesAny is true when one pattern matches', () => {
-    expect(matchesAny(['a*', 'b*'], 'bee')).toBe(true);
-    expect(matchesAny(['a*', 'b*'], 'cee')).toBe(false);
-    expect(matchesAny([], 'anything')).toBe(false);
+  test('anyMatches is true when one compiled pattern matches', () => {
+    const patterns = ['a*', 'b*'].map(compileWildcard);
+    expect(anyMatches(patterns, 'bee')).toBe(true);
+    expect(anyMatches(patterns, 'cee')).toBe(false);
+    expect(anyMatches([], 'anything')).toBe(false);
   });
 });
 

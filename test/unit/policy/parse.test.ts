@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { selectRules } from '../../../lib/policy/match';
 import { POD_CONTROLLERS } from '../../../lib/model/kinds';
+import { compileWildcard } from '../../../lib/model/wildcard';
 import { parsePolicyText } from '../../../lib/policy/compile/documents';
 import { AUDIT_MUTATE_DIGEST_MESSAGE } from '../../../lib/policy/compile/policy';
 import { parsePolicyFiles } from '../../../lib/policy/policy-set';
@@ -484,7 +485,9 @@ describe('parsePolicyText: failure actions and digests', () => {
     const entry = parseOk(text)[0]!.rules[0]!.verifyImages[0]!;
 
     expect(entry.failureAction).toBe('Enforce');
-    expect(entry.failureActionOverrides).toEqual([{ action: 'Audit', namespaces: ['dev', 'test-*'] }]);
+    expect(entry.failureActionOverrides).toEqual([
+      { action: 'Audit', namespaces: ['dev', 'test-*'].map(compileWildcard) },
+    ]);
   });
 
   test('a failure action that is neither Audit nor Enforce is refused', () => {

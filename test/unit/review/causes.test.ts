@@ -1,7 +1,7 @@
 /** The cause of a check, from the error a port threw: by class and code (and the review's deadline), never by text. */
 import { registryTimeout } from '../../../lib/deadline';
-import { IMAGE_BYTE_BUDGET, ResourceLimitError } from '../../../lib/oci/byte-budget';
-import { RegistryContentError, RegistryError } from '../../../lib/oci/errors';
+import { IMAGE_BYTE_BUDGET, ResourceLimitError } from '../../../lib/model/byte-budget';
+import { RegistryContentError, RegistryError } from '../../../lib/model/registry-errors';
 import { causeOfError, causeOfOutcome } from '../../../lib/review/causes';
 
 const REGISTRY = 'registry.test';

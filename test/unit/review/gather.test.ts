@@ -4,10 +4,10 @@
  */
 import { VerificationCache } from '../../../lib/cache/verification-cache';
 import { untilAborted } from '../../../lib/deadline';
-import type { ImageReference } from '../../../lib/oci/reference';
-import { parseImageReference } from '../../../lib/oci/reference';
-import { RegistryError } from '../../../lib/oci/errors';
-import { Gatherer, type ImageSource } from '../../../lib/review/gather';
+import type { ImageReference } from '../../../lib/model/image';
+import { parseImageReference } from '../../../lib/model/image';
+import { RegistryError } from '../../../lib/model/registry-errors';
+import { Gatherer, type ReviewReads } from '../../../lib/review/gather';
 import { reviewAdmissionInDetail } from '../../../lib/review/review';
 import { publicGoodTrustRoots } from '../../../lib/verify/trust-roots';
 import {
@@ -20,6 +20,7 @@ import {
 } from '../../support/builders';
 import { generateKeyPair } from '../../support/cosign-signer';
 import { FakeImageSource } from '../../support/fake-image-source';
+import type { ImageSource } from '../../../lib/ports';
 
 const REPOSITORY = 'ghcr.io/acme/app';
 const IMAGE = `${REPOSITORY}:1.0`;
@@ -116,6 +117,26 @@ describe('reads', () => {
     expect((await pending).ok).toBe(false);
     expect(source.signals[0]?.aborted).toBe(true);
     expect(gatherer.inFlightCount).toBe(0);
+  });
+
+  test('a read of shared work is given the longest deadline waiting for that work', async () => {
+    const source = new HeldSource();
+    const gatherer = new Gatherer(source);
+    let start: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => (start = resolve));
+    const work = async (reads: ReviewReads) => {
+      await started;
+      return reads.digest(ref);
+    };
+    const timeout = () => new Error('left');
+    const reviews = [1_000, 5_000, 3_000].map((at) =>
+      gatherer.verdict('image', gatherer.review({ signal: new AbortController().signal, at }), work, timeout),
+    );
+    start();
+    await new Promise(setImmediate);
+    expect(source.deadlines).toEqual([5_000]);
+    source.release(DIGEST);
+    expect(await Promise.all(reviews)).toEqual(Array(3).fill({ ok: true, value: DIGEST }));
   });
 });
 

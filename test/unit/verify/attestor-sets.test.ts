@@ -12,7 +12,7 @@ import {
   type EvidenceVerifiers,
   type LeafCheck,
 } from '../../../lib/verify/attestor-sets';
-import type { LeafOutcome, VerificationFailureCode } from '../../../lib/verify/outcome';
+import type { LeafOutcome, VerificationFailureCode } from '../../../lib/model/verification';
 import type { Attestor, AttestorEvidence, AttestorSet, LeafAttestor } from '../../../lib/verify/spec';
 
 /** A leaf attestor known by its path only: the fake leaf check looks the outcome up by path. */

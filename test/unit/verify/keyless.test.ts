@@ -14,7 +14,7 @@ import {
   type TestSigstore,
 } from '../../support/sigstore';
 import { resolveCheck } from '../../../lib/verify/spec';
-import type { SignatureVerdict } from '../../../lib/verify/outcome';
+import type { SignatureVerdict } from '../../../lib/model/verification';
 import { verifyLegacySignatures } from '../../../lib/verify/sig-layer';
 import { loadTrustRoots, PUBLIC_GOOD_TRUST_ROOT, type TrustRoots } from '../../../lib/verify/trust-roots';
 import { DIGEST_A, DIGEST_B } from '../../support/builders';

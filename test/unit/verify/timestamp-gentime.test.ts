@@ -7,7 +7,7 @@
  */
 import { RFC3161Timestamp } from '@sigstore/core';
 import { verifySigstoreBundle } from '../../../lib/verify/bundle';
-import { Stage } from '../../../lib/verify/outcome';
+import { Stage } from '../../../lib/model/verification';
 import { verifyLegacySignatures } from '../../../lib/verify/sig-layer';
 import { resolveCheck, type AttestorCheck } from '../../../lib/verify/spec';
 import { readGenTime, TimestampUnreadableError, withReadableGenTime } from '../../../lib/verify/timestamp';

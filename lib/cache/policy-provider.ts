@@ -1,22 +1,10 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { describeError } from '../errors';
-import type { ParseOptions } from './compile/documents';
-import { parsePolicyFiles, type PolicyProvider, type PolicySet } from './policy-set';
-import { formatProblem, PolicyLoadError } from './problems';
-import type { PolicyObject, PolicyStore } from './store';
-
-/** What the provider reports about loads, for logs and metrics. */
-export interface PolicyLoadEvents {
-  loaded(details: { cluster: string | undefined; version: string; policies: number; objects: number }): void;
-  /** A load failed; `kept` is the version still in force, if any. */
-  failed(details: {
-    cluster: string | undefined;
-    error: string;
-    problems: string[];
-    kept: string | undefined;
-  }): void;
-}
+import type { ParseOptions } from '../policy/compile/documents';
+import { parsePolicyFiles, type PolicySet } from '../policy/policy-set';
+import { formatProblem, PolicyLoadError } from '../policy/problems';
+import type { PolicyLoadEvents, PolicyObject, PolicyProvider, PolicyStore } from '../ports';
 
 interface ClusterState {
   set: PolicySet;

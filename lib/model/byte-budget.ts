@@ -101,21 +101,6 @@ export class ReviewByteBudget {
   }
 }
 
-const budgets = new WeakMap<AbortSignal, ByteBudget>();
-
-/**
- * Makes `budget` the one charged for every registry request sent with `signal`: the signal travels
- * with each request through the registry client and the transports, as the deadline does.
- */
-export function chargeRequestsTo(signal: AbortSignal, budget: ByteBudget | undefined): void {
-  if (budget) budgets.set(signal, budget);
-}
-
-/** The budget requests sent with `signal` are charged to, if any. */
-export function byteBudgetOf(signal: AbortSignal | undefined): ByteBudget | undefined {
-  return signal ? budgets.get(signal) : undefined;
-}
-
 /**
  * A weighted semaphore over bytes, first come first served: a holder of `n` units keeps the
  * others to `capacity - n`. A request larger than the capacity waits for all of it.

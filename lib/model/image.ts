@@ -1,4 +1,4 @@
-import { ImageReferenceError } from './errors';
+import { ImageReferenceError } from './registry-errors';
 
 /** Kyverno's default registry; no `library/` is inserted (`nginx` -> `docker.io/nginx`). */
 export const DEFAULT_REGISTRY = 'docker.io';
