@@ -65,8 +65,11 @@ export function compileImagePattern(pattern: string): ImagePattern {
 
 /** True when any of `patterns` matches any spelling of `ref` ({@link imageSpellings}). */
 export function imageMatchesAny(patterns: readonly ImagePattern[], ref: ImageReference): boolean {
-  if (patterns.length === 0) return false;
-  const spellings = imageSpellings(ref);
+  return patterns.length > 0 && spellingsMatchAny(patterns, imageSpellings(ref));
+}
+
+/** {@link imageMatchesAny} over spellings listed once for several pattern lists. */
+export function spellingsMatchAny(patterns: readonly ImagePattern[], spellings: readonly string[]): boolean {
   return patterns.some(({ forms }) =>
     forms.some((form) => spellings.some((spelling) => form.matches(spelling))),
   );

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { SignatureLocation } from '../model/evidence';
 import { ImageReferenceError } from '../model/registry-errors';
 import { displayImageText, formatReference, parseImageReference, type ImageReference } from '../model/image';
-import { imageMatchesAny } from '../policy/image-patterns';
+import { imageSpellings, spellingsMatchAny } from '../policy/image-patterns';
 import type { RuleBinding } from '../policy/match';
 import { imagesVariable, preconditionsHold, requestVariable } from '../policy/variables';
 import type { AttestorSet, ImageVerification, LeafAttestor } from '../policy/types';
@@ -106,24 +106,15 @@ export function planChecks(
         images: imagesVariable(request, binding.rule),
       });
     const locators = binding.rule.imageExtractors[kind];
-    const sites = extractImageSites(kind, request.object, locators);
+    // Each site's reference is read, and its spellings listed, once for all entries.
+    const sites = extractImageSites(kind, request.object, locators).map(readSite);
     for (const entry of binding.rule.verifyImages) {
-      for (const site of sites) {
-        let ref: ImageReference | ImageReferenceError;
-        try {
-          ref = parseImageReference(site.image);
-        } catch (error) {
-          if (!(error instanceof ImageReferenceError)) throw error;
-          ref = error;
-        }
+      for (const { site, ref, image, spellings } of sites) {
         // A reference that cannot be read (or is too long) is a failed check for every entry of
         // every rule that applies, never "not matched": fail closed (ADR 11).
-        const image =
-          ref instanceof ImageReferenceError ? displayImageText(site.image) : formatReference(ref);
-        if (!(ref instanceof ImageReferenceError) && !imageMatchesAny(entry.imageReferences, ref)) continue;
+        if (spellings && !spellingsMatchAny(entry.imageReferences, spellings)) continue;
         matchedSites++;
-        const skipped =
-          !(ref instanceof ImageReferenceError) && imageMatchesAny(entry.skipImageReferences, ref);
+        const skipped = spellings !== undefined && spellingsMatchAny(entry.skipImageReferences, spellings);
         checks.push({ binding, entry, site, image, ref, skipped, variables });
       }
     }
@@ -168,4 +159,20 @@ export function locationFor(check: PlannedCheck, attestor: LeafAttestor): Signat
   // A reference that cannot be read fails its check before any signature is looked for.
   if (check.ref instanceof ImageReferenceError) throw check.ref;
   return { registry: check.ref.registry, repository: check.ref.repository };
+}
+
+/** A site with its reference read (or why it cannot be), as messages show it, and its spellings. */
+function readSite(site: ImageSite): {
+  site: ImageSite;
+  ref: ImageReference | ImageReferenceError;
+  image: string;
+  spellings: string[] | undefined;
+} {
+  try {
+    const ref = parseImageReference(site.image);
+    return { site, ref, image: formatReference(ref), spellings: imageSpellings(ref) };
+  } catch (error) {
+    if (!(error instanceof ImageReferenceError)) throw error;
+    return { site, ref: error, image: displayImageText(site.image), spellings: undefined };
+  }
 }
