@@ -10,6 +10,18 @@
 
 /** Folders (and root modules) of lib/, by layer. */
 const ADAPTERS = ['oci', 'aws', 'fs', 'lambda', 'auth', 'secrets'];
+/** Everything above the pure modules: the use case, the adapters and the composition root. */
+const ABOVE_PURE = [
+  'review',
+  'observability',
+  'cache',
+  'cli',
+  'runtime',
+  'ports',
+  'config',
+  'deadline',
+  ...ADAPTERS,
+];
 const IO_PACKAGES = [
   'node:fs',
   'node:fs/promises',
@@ -37,6 +49,17 @@ const aws = (layer) => ({
   message: `${layer} must not use the AWS SDK: lib/aws is its adapter.`,
 });
 
+/** The entry for a pure layer: none of `folders`, no I/O package, no AWS SDK. */
+function pureLayer(name, files, layer, folders, why) {
+  return {
+    name,
+    files,
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [refuse(layer, folders, why), io(layer), aws(layer)] }],
+    },
+  };
+}
+
 /** One flat-config entry per layer. */
 export const layers = [
   {
@@ -58,70 +81,20 @@ export const layers = [
       ],
     },
   },
-  {
-    name: 'layers/verify',
-    files: ['lib/verify/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            refuse(
-              'lib/verify',
-              [
-                'policy',
-                'review',
-                'admission',
-                'decision',
-                'workload',
-                'observability',
-                'cache',
-                'cli',
-                'runtime',
-                'ports',
-                'config',
-                'deadline',
-                ...ADAPTERS,
-              ],
-              'the verifier sees only model data and its own specs; the policy compiler builds those specs',
-            ),
-            io('lib/verify'),
-            aws('lib/verify'),
-          ],
-        },
-      ],
-    },
-  },
-  {
-    name: 'layers/pure',
-    files: ['lib/policy/**/*.ts', 'lib/decision/**/*.ts', 'lib/workload/**/*.ts', 'lib/admission/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            refuse(
-              'a pure module',
-              [
-                'review',
-                'observability',
-                'cache',
-                'cli',
-                'runtime',
-                'ports',
-                'config',
-                'deadline',
-                ...ADAPTERS,
-              ],
-              'pure modules depend only on other pure modules and lib/model',
-            ),
-            io('a pure module'),
-            aws('a pure module'),
-          ],
-        },
-      ],
-    },
-  },
+  pureLayer(
+    'layers/verify',
+    ['lib/verify/**/*.ts'],
+    'lib/verify',
+    ['policy', 'admission', 'decision', 'workload', ...ABOVE_PURE],
+    'the verifier sees only model data and its own specs; the policy compiler builds those specs',
+  ),
+  pureLayer(
+    'layers/pure',
+    ['lib/policy/**/*.ts', 'lib/decision/**/*.ts', 'lib/workload/**/*.ts', 'lib/admission/**/*.ts'],
+    'a pure module',
+    ABOVE_PURE,
+    'pure modules depend only on other pure modules and lib/model',
+  ),
   {
     name: 'layers/review',
     files: ['lib/review/**/*.ts', 'lib/deadline.ts'],

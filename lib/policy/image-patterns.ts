@@ -63,12 +63,10 @@ export function compileImagePattern(pattern: string): ImagePattern {
   return { pattern, forms: patternForms(pattern).map(compileWildcard) };
 }
 
-/** True when any of `patterns` matches any spelling of `ref` ({@link imageSpellings}). */
-export function imageMatchesAny(patterns: readonly ImagePattern[], ref: ImageReference): boolean {
-  return patterns.length > 0 && spellingsMatchAny(patterns, imageSpellings(ref));
-}
-
-/** {@link imageMatchesAny} over spellings listed once for several pattern lists. */
+/**
+ * True when any of `patterns` matches any of `spellings` — the {@link imageSpellings} of one
+ * reference, listed once for all the pattern lists it is matched against.
+ */
 export function spellingsMatchAny(patterns: readonly ImagePattern[], spellings: readonly string[]): boolean {
   return patterns.some(({ forms }) =>
     forms.some((form) => spellings.some((spelling) => form.matches(spelling))),

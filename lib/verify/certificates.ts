@@ -1,7 +1,12 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { ASN1Obj, X509Certificate } from '@sigstore/core';
 import { describeError, ImagegateError } from '../errors';
-import { MAX_NAME_CONSTRAINT_CHECKS, rfc5280PathProblem, type PathProblem } from './rfc5280';
+import {
+  DN_ATTRIBUTE_NAMES,
+  MAX_NAME_CONSTRAINT_CHECKS,
+  rfc5280PathProblem,
+  type PathProblem,
+} from './rfc5280';
 
 export class CertificateParseError extends ImagegateError<'INVALID_CERTIFICATE'> {}
 
@@ -304,15 +309,6 @@ export function describeName(name: Buffer): string {
   return text ? `"${text}"` : 'an empty name';
 }
 
-const ATTRIBUTE_NAMES: Record<string, string> = {
-  '2.5.4.3': 'CN',
-  '2.5.4.10': 'O',
-  '2.5.4.11': 'OU',
-  '2.5.4.6': 'C',
-  '2.5.4.7': 'L',
-  '2.5.4.8': 'ST',
-};
-
 function distinguishedName(name: Buffer): string {
   try {
     // Name ::= SEQUENCE OF RelativeDistinguishedName (SET OF AttributeTypeAndValue); `name` is
@@ -323,7 +319,7 @@ function distinguishedName(name: Buffer): string {
         rdn.subs.map((attribute) => {
           const oid = attribute.subs[0]?.toOID() ?? '';
           const value = attribute.subs[1]?.value.toString('utf8') ?? '';
-          return `${ATTRIBUTE_NAMES[oid] ?? oid}=${value}`;
+          return `${DN_ATTRIBUTE_NAMES[oid] ?? oid}=${value}`;
         }),
       )
       .join(', ');

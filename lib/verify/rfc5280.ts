@@ -415,12 +415,18 @@ function describeRdns(name: RelativeDistinguishedNames): string {
     .join(', ');
 }
 
-const ATTRIBUTE_NAMES: Record<string, string> = {
+/** Short names of the distinguished-name attributes that messages spell out (RFC 4514). */
+export const DN_ATTRIBUTE_NAMES: Readonly<Record<string, string>> = {
   '2.5.4.3': 'CN',
   '2.5.4.10': 'O',
   '2.5.4.11': 'OU',
   '2.5.4.6': 'C',
   '2.5.4.7': 'L',
   '2.5.4.8': 'ST',
+};
+
+/** Name-constraint messages also name the emailAddress attribute (it is what email constraints read). */
+const ATTRIBUTE_NAMES: Readonly<Record<string, string>> = {
+  ...DN_ATTRIBUTE_NAMES,
   [OID.emailAddress]: 'emailAddress',
 };

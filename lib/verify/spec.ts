@@ -41,17 +41,25 @@ export interface NestedAttestor {
   readonly set: AttestorSet;
 }
 
-/** A public key an image signature must verify with (one per key in `publicKeys`). */
-export interface KeyAttestor {
+/** What every leaf attestor (key, keyless, certificate) carries. */
+interface LeafAttestorFields {
+  /** Field path of the attestor in its policy, for messages. */
   readonly path: string;
-  readonly kind: 'key';
-  readonly key: VerificationKey;
-  readonly hash: SignatureHash;
+  /** `annotations`: key-value pairs every signature's payload must carry (`cosign sign -a`). */
   readonly annotations: Readonly<Record<string, string>>;
   /** Repository holding this attestor's signatures, as written. */
   readonly repository: string | undefined;
   /** `repository`, parsed at load: where this attestor's evidence is read from. */
   readonly signatureLocation: SignatureLocation | undefined;
+  readonly rekor: RekorOptions;
+  readonly ctlog: CtlogOptions;
+}
+
+/** A public key an image signature must verify with (one per key in `publicKeys`). */
+export interface KeyAttestor extends LeafAttestorFields {
+  readonly kind: 'key';
+  readonly key: VerificationKey;
+  readonly hash: SignatureHash;
   /** `keys.rekor`: without it no log entry is needed (ADR 1). */
   readonly rekor: RekorOptions;
   /** `keys.ctlog`: only `tsaCertChain` matters for a key. */
@@ -59,37 +67,21 @@ export interface KeyAttestor {
 }
 
 /** `keyless`: a Fulcio-style certificate whose identity must match, chained to a trusted CA. */
-export interface KeylessAttestor {
-  readonly path: string;
+export interface KeylessAttestor extends LeafAttestorFields {
   readonly kind: 'keyless';
   readonly identity: IdentityPolicy;
   /** `roots`: trust these CA certificates instead of the trust roots' Fulcio CAs. */
   readonly roots: readonly X509Certificate[] | undefined;
-  readonly annotations: Readonly<Record<string, string>>;
-  /** Repository holding this attestor's signatures, as written. */
-  readonly repository: string | undefined;
-  /** `repository`, parsed at load: where this attestor's evidence is read from. */
-  readonly signatureLocation: SignatureLocation | undefined;
-  readonly rekor: RekorOptions;
-  readonly ctlog: CtlogOptions;
 }
 
 /** `certificates`: a given signing certificate (`cert`) and/or the chain it must lead to (`certChain`). */
-export interface CertificateAttestor {
-  readonly path: string;
+export interface CertificateAttestor extends LeafAttestorFields {
   readonly kind: 'certificate';
   /** `cert`: signatures must verify with this certificate's key. */
   readonly cert: X509Certificate | undefined;
   /** `certChain`: with `cert`, its chain (root last); alone, the roots the signature's certificate must chain to. */
   readonly certChain: readonly X509Certificate[] | undefined;
   readonly hash: SignatureHash;
-  readonly annotations: Readonly<Record<string, string>>;
-  /** Repository holding this attestor's signatures, as written. */
-  readonly repository: string | undefined;
-  /** `repository`, parsed at load: where this attestor's evidence is read from. */
-  readonly signatureLocation: SignatureLocation | undefined;
-  readonly rekor: RekorOptions;
-  readonly ctlog: CtlogOptions;
 }
 
 /** `rekor`: the transparency-log requirement, verified offline from the signature's own proof. */

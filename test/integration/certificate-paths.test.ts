@@ -11,14 +11,7 @@ import { X509Certificate } from '@sigstore/core';
 import { EKU_CODE_SIGNING, verifyCertificatePath } from '../../lib/verify/certificates';
 import { TimestampUnreadableError } from '../../lib/verify/timestamp';
 import { block } from '../support/attestor-policies';
-import {
-  admitPod,
-  checkImageDenial,
-  checkImagePolicy,
-  GITHUB,
-  TempFolders,
-  WORKFLOW,
-} from '../support/check-image-handler';
+import { admitPod, checkImageDenial, checkImagePolicy, TempFolders } from '../support/check-image-handler';
 import { loadHandler, type Handler } from '../support/handler';
 import { pushImage } from '../support/images';
 import {
@@ -37,6 +30,8 @@ import {
   type SigningIdentity,
   type TestSigstore,
   type TimestampOptions,
+  GITHUB,
+  WORKFLOW,
 } from '../support/sigstore';
 
 const REPOSITORY = 'acme/paths';

@@ -15,14 +15,7 @@ import { evaluateAttestorSets } from '../../lib/verify/signatures';
 import { trustRootsFromFolder } from '../../lib/fs/trust-root-folder';
 import type { TrustRoots } from '../../lib/verify/trust-roots';
 import { block } from '../support/attestor-policies';
-import {
-  admitPod,
-  checkImageDenial,
-  checkImagePolicy,
-  GITHUB,
-  TempFolders,
-  WORKFLOW,
-} from '../support/check-image-handler';
+import { admitPod, checkImageDenial, checkImagePolicy, TempFolders } from '../support/check-image-handler';
 import { loadHandler, type Handler } from '../support/handler';
 import { pushImage } from '../support/images';
 import { startRegistry, type TestRegistry } from '../support/registry';
@@ -34,6 +27,8 @@ import {
   signImageKeyless,
   type SigningIdentity,
   type TestSigstore,
+  GITHUB,
+  WORKFLOW,
 } from '../support/sigstore';
 
 const REPOSITORY = 'acme/app';

@@ -27,11 +27,10 @@ import {
   type SigstoreMockServer,
   type TokenClaims,
 } from '../support/sigstore-mock-server';
+import { GITHUB, WORKFLOW } from '../support/sigstore';
 
 const USER: RegistryAuth = { username: 'ci', password: randomBytes(12).toString('hex') };
 const CREDENTIALS_SECRET = 'imagegate/real-tools/registry';
-const GITHUB = 'https://token.actions.githubusercontent.com';
-const WORKFLOW = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
 const STRANGER = 'https://github.com/evil/app/.github/workflows/release.yml@refs/heads/main';
 const SLSA_V1 = 'https://slsa.dev/provenance/v1';
 const BUILDER = 'https://github.com/actions/runner/github-hosted';

@@ -12,8 +12,6 @@ import { httpEvent } from './handler';
 import { parseBlocked, podReview } from './scenario';
 
 /** The GitHub Actions workflow identity the tests sign as, and its issuer. */
-export const WORKFLOW = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
-export const GITHUB = 'https://token.actions.githubusercontent.com';
 
 /**
  * A ClusterPolicy `check-image` (failurePolicy Fail, Enforce) for images matching `images`, whose

@@ -15,6 +15,10 @@ import { join } from 'node:path';
 import { signImage, signPayload, simpleSigningPayload, type SignResult } from './cosign-signer';
 import { getManifest, MediaTypes, pushBlob, putManifest, sha256Digest } from './images';
 
+/** The GitHub Actions identity test certificates are usually issued to: a release workflow and its issuer. */
+export const WORKFLOW = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
+export const GITHUB = 'https://token.actions.githubusercontent.com';
+
 // ---------------------------------------------------------------------------------------------
 // DER
 

@@ -5,8 +5,8 @@
 import { parseImageReference } from '../../../lib/model/image';
 import {
   compileImagePattern,
-  imageMatchesAny,
   imageSpellings,
+  spellingsMatchAny,
   patternForms,
 } from '../../../lib/policy/image-patterns';
 import { anyMatches, compileWildcard, wildcardMatch } from '../../../lib/model/wildcard';
@@ -14,7 +14,7 @@ import { anyMatches, compileWildcard, wildcardMatch } from '../../../lib/model/w
 const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
 
 const matches = (pattern: string, image: string) =>
-  imageMatchesAny([compileImagePattern(pattern)], parseImageReference(image));
+  spellingsMatchAny([compileImagePattern(pattern)], imageSpellings(parseImageReference(image)));
 
 /** Each family: spellings of one image, and patterns naming it; every image matches every pattern. */
 const FAMILIES: Record<string, { images: string[]; patterns: string[] }> = {
@@ -104,7 +104,7 @@ describe('other images stay unmatched', () => {
   });
 
   test('no pattern, no match', () => {
-    expect(imageMatchesAny([], parseImageReference('ghcr.io/acme/app'))).toBe(false);
+    expect(spellingsMatchAny([], imageSpellings(parseImageReference('ghcr.io/acme/app')))).toBe(false);
   });
 });
 

@@ -24,12 +24,11 @@ import {
   type BundleOptions,
   type SigningIdentity,
   type TestSigstore,
+  GITHUB,
+  WORKFLOW,
 } from '../../support/sigstore';
 import { DIGEST_A, DIGEST_B } from '../../support/builders';
 import { attestorFrom, block, entryFrom } from '../../support/attestor-policies';
-
-const WORKFLOW = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
-const GITHUB = 'https://token.actions.githubusercontent.com';
 
 let sigstore: TestSigstore;
 let trust: TrustRoots;

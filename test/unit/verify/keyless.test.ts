@@ -12,6 +12,8 @@ import {
   type LegacySignOptions,
   type SigningIdentity,
   type TestSigstore,
+  GITHUB,
+  WORKFLOW,
 } from '../../support/sigstore';
 import { resolveCheck } from '../../../lib/verify/spec';
 import type { SignatureVerdict } from '../../../lib/model/verification';
@@ -19,9 +21,6 @@ import { verifyLegacySignatures } from '../../../lib/verify/sig-layer';
 import { loadTrustRoots, PUBLIC_GOOD_TRUST_ROOT, type TrustRoots } from '../../../lib/verify/trust-roots';
 import { DIGEST_A, DIGEST_B } from '../../support/builders';
 import { attestorFrom, block, problemsOf } from '../../support/attestor-policies';
-
-const WORKFLOW = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
-const GITHUB = 'https://token.actions.githubusercontent.com';
 
 let sigstore: TestSigstore;
 let other: TestSigstore;

@@ -22,12 +22,11 @@ import {
   type SigningIdentity,
   type TestSigstore,
   type TimestampOptions,
+  GITHUB,
+  WORKFLOW,
 } from '../../support/sigstore';
 import { DIGEST_A } from '../../support/builders';
 import { attestorFrom, block } from '../../support/attestor-policies';
-
-const WORKFLOW = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
-const GITHUB = 'https://token.actions.githubusercontent.com';
 
 let sigstore: TestSigstore;
 let trust: TrustRoots;
